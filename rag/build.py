@@ -1,0 +1,139 @@
+"""Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rag.chunking import chunk_articles
+from rag.config import Config
+from rag.corpus import load_corpus
+from rag.index import (
+    FORMAT, Index, build_lock, cache_from_index, corpus_fingerprint, corpus_hash, embed_with_cache,
+    now_iso, passage_text, read_manifest, versions, write_index,
+)
+from rag.lexical import tokenize_many
+from rag.types import Chunk
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: Path
+    files: int
+    articles: int
+    chunks: int
+    embedded: int  # chunks that needed the embedder (the rest came from the cache)
+    seconds: float
+    stage_seconds: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        return (f"indexed {self.files} files → {self.articles} articles → {self.chunks} chunks "
+                f"({self.embedded} embedded, {self.chunks - self.embedded} from cache) in {self.seconds:.1f} s → {self.index_dir}")
+
+
+def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fingerprint: dict, added: dict) -> dict:
+    return {
+        "format": FORMAT, "embedder": embedder.name, "embedder_spec": config.embedder, "dim": embedder.dim,
+        "chunking": config.chunking(), "corpus_dir": str(config.corpus_dir),
+        "corpus_hash": corpus_hash(fingerprint), "corpus_files": fingerprint, "added": added,
+        "articles": articles, "chunks": len(chunks), "built_at": now_iso(), "versions": versions(),
+    }
+
+
+def _write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
+    started = time.perf_counter()
+    texts = [passage_text(chunk) for chunk in chunks]
+    bar = _bar(len(texts), "embedding", progress)
+    vectors, embedded = embed_with_cache(embedder, texts, cache, config.batch_size, bar.update if bar else None)
+    if bar:
+        bar.close()
+    stages["embed"] = time.perf_counter() - started
+    started = time.perf_counter()
+    tokens = tokenize_many([passage_text(chunk) for chunk in chunks])
+    stages["tokenize"] = time.perf_counter() - started
+    started = time.perf_counter()
+    manifest = _manifest(config, embedder, chunks, articles, fingerprint, added)
+    write_index(config.index_dir, manifest, chunks, sources, vectors, tokens)
+    stages["write"] = time.perf_counter() - started
+    return embedded
+
+
+def _bar(total: int, desc: str, progress: bool):
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chunk", leave=False)
+
+
+def build_index(config: Config, embedder=None, progress: bool = False) -> BuildReport:
+    """Index every article under config.corpus_dir into config.index_dir (atomically)."""
+    from rag.embedding import make_embedder
+
+    began = time.perf_counter()
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    articles, sources, warnings = load_corpus(config.corpus_dir)
+    stages["clean"] = time.perf_counter() - started
+    started = time.perf_counter()
+    chunks = chunk_articles(articles, config.chunk_size, config.chunk_overlap)
+    stages["chunk"] = time.perf_counter() - started
+    embedder = embedder or make_embedder(config.embedder, config.batch_size)
+    with build_lock(config.index_dir):
+        cache = cache_from_index(config.index_dir, embedder.name)
+        embedded = _write(config, embedder, chunks, sources, len(articles), corpus_fingerprint(sources), {},
+                          progress, cache, stages)
+    return BuildReport(config.index_dir, len(sources), len(articles), len(chunks), embedded,
+                       time.perf_counter() - began, stages, tuple(warnings))
+
+
+def add_to_index(config: Config, paths: list[Path], embedder=None, progress: bool = False) -> BuildReport:
+    """Add new article files (or replace changed ones with the same name) without re-embedding the rest."""
+    from rag.embedding import make_embedder
+
+    began = time.perf_counter()
+    stages: dict[str, float] = {}
+    manifest = read_manifest(config.index_dir)
+    embedder = embedder or make_embedder(manifest.get("embedder_spec", config.embedder), config.batch_size)
+    config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}))
+    new_articles, new_sources, warnings = [], {}, []
+    for path in paths:
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        found, texts, skipped = load_corpus(folder) if path.is_dir() else _load_one(path)
+        new_articles += found
+        new_sources.update(texts)
+        warnings += skipped
+        del folder
+    with build_lock(config.index_dir):
+        index = Index.load(config.index_dir, embedder.name)
+        cache = cache_from_index(config.index_dir, embedder.name)
+        kept = [chunk for chunk in index.chunks if chunk.source not in new_sources]
+        new_chunks = chunk_articles(new_articles, config.chunk_size, config.chunk_overlap)
+        sources = {**index.sources, **new_sources}
+        fingerprint = dict(index.manifest.get("corpus_files", {}))
+        added = dict(index.manifest.get("added", {}))
+        for name, digest in corpus_fingerprint(new_sources).items():
+            if name not in fingerprint:
+                added[name] = digest
+            fingerprint[name] = digest
+        articles = len({(c.source, c.article) for c in kept + new_chunks})
+        embedded = _write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
+                          progress, cache, stages)
+    return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
+                       time.perf_counter() - began, stages, tuple(warnings))
+
+
+def _load_one(path: Path):
+    """load_corpus for a single file: its folder, filtered to that file."""
+    from rag.corpus import parse_articles, read_text
+    from rag.errors import CorpusError
+
+    try:
+        text = read_text(path)
+    except (CorpusError, OSError) as error:
+        return [], {}, [f"skipped {path}: {error}"]
+    found = parse_articles(text, path.name)
+    return (found, {path.name: text}, []) if found else ([], {}, [f"skipped {path}: no article text found"])

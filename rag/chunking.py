@@ -1,0 +1,93 @@
+"""Sentence-aware chunks: an article's cleaned text cut at sentence ends, never inside a sentence."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+from rag.corpus import Article
+from rag.types import Chunk
+
+# A sentence ends at 。！？!?；;… (runs of them), with closing quotes/brackets kept, or at a line end.
+_SENTENCE = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[”’」』）)】》\"']*|\n|$)")
+_CLAUSE = re.compile(r"[^，,、：:]*(?:[，,、：:]|$)")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text; whitespace-only pieces dropped."""
+    spans = []
+    for match in _SENTENCE.finditer(text):
+        start, end = match.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """A sentence far over the chunk size is cut at clause marks (，、：) so the embedder sees it all."""
+    if end - start <= limit:
+        return [(start, end)]
+    parts, part_start = [], start
+    for match in _CLAUSE.finditer(text, start, end):
+        if match.end() - part_start >= limit // 2 or match.end() >= end:
+            parts.append((part_start, match.end()))
+            part_start = match.end()
+        if match.end() >= end:
+            break
+    return [p for p in parts if p[1] > p[0]] or [(start, end)]
+
+
+def article_stream(article: Article) -> tuple[str, list[tuple[int, int, int]]]:
+    """The article's cleaned text (paragraphs joined by newlines) and its pieces (pos, file_start, file_end)."""
+    parts: list[str] = []
+    pieces: list[tuple[int, int, int]] = []
+    pos = 0
+    for number, paragraph in enumerate(article.paragraphs):
+        if number:
+            parts.append("\n")
+            pos += 1
+        for text, file_start, file_end in paragraph:
+            parts.append(text)
+            pieces.append((pos, file_start, file_end))
+            pos += len(text)
+    return "".join(parts), pieces
+
+
+def _pieces_for(pieces: list[tuple[int, int, int]], start: int, end: int) -> tuple[tuple[int, int, int], ...]:
+    """The file ranges covering stream[start:end], with positions relative to start."""
+    out = []
+    for pos, file_start, file_end in pieces:
+        piece_end = pos + (file_end - file_start)
+        lo, hi = max(pos, start), min(piece_end, end)
+        if lo < hi:
+            out.append((lo - start, file_start + (lo - pos), file_start + (hi - pos)))
+    return tuple(out)
+
+
+def chunk_article(article: Article, chunk_size: int, overlap: int) -> Iterator[Chunk]:
+    """Pack whole sentences into chunks of about chunk_size characters; `overlap` sentences are repeated."""
+    stream, pieces = article_stream(article)
+    sentences = [part for s, e in split_sentences(stream) for part in _split_long(stream, s, e, 2 * chunk_size)]
+    metadata = dict(article.metadata)
+    index = 0
+    while index < len(sentences):
+        last = index
+        while last + 1 < len(sentences) and sentences[last + 1][1] - sentences[index][0] <= chunk_size:
+            last += 1
+        start, end = sentences[index][0], sentences[last][1]
+        chunk_pieces = _pieces_for(pieces, start, end)
+        yield Chunk(
+            text=stream[start:end], source=article.source, title=article.title,
+            start=chunk_pieces[0][1], end=chunk_pieces[-1][2], pieces=chunk_pieces,
+            metadata=metadata, article=article.number,
+        )
+        if last + 1 >= len(sentences):
+            break
+        index = max(index + 1, last + 1 - overlap)
+
+
+def chunk_articles(articles: Iterable[Article], chunk_size: int, overlap: int) -> list[Chunk]:
+    return [chunk for article in articles for chunk in chunk_article(article, chunk_size, overlap)]

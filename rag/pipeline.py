@@ -1,0 +1,150 @@
+"""The one library API the CLI and the app stand on: load an index once, answer many questions."""
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from rag.answer import score_sentences, short_span
+from rag.config import Config
+from rag.dialogue import resolve_follow_up
+from rag.embedding import embedder_name, make_embedder
+from rag.errors import IndexMismatch, IndexNotFound
+from rag.index import Index, corpus_fingerprint, stale_files
+from rag.retrieval import query_text, retrieve
+from rag.types import Answer, Chunk
+
+NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
+EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_question(question: object, limit: int) -> tuple[str, tuple[str, ...]]:
+    """The question as text: control characters removed, whitespace collapsed, cut at `limit` chars."""
+    text = question if isinstance(question, str) else ("" if question is None else str(question))
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    text = " ".join(text.split())
+    notes = []
+    if len(text) > limit:
+        text = text[:limit]
+        notes.append(f"问题过长，只使用了前 {limit} 个字符。(Question truncated to {limit} characters.)")
+    return text, tuple(notes)
+
+
+def has_content(text: str) -> bool:
+    """Letters, digits or CJK characters: emoji or punctuation alone are no question."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+@dataclass
+class Pipeline:
+    config: Config
+    index: Index
+    embedder: object
+
+    @classmethod
+    def load(cls, config: Config, build_if_needed: bool = False,
+             progress: Callable[[str], None] | None = None) -> "Pipeline":
+        """Load the index and its embedder once. With build_if_needed, a missing or stale index is (re)built."""
+        from rag.build import build_index
+        from rag.corpus import list_corpus_files, read_text
+
+        say = progress or (lambda message: None)
+        wanted = embedder_name(config.embedder)
+        try:
+            index = Index.load(config.index_dir, wanted)
+            if config.corpus_dir.is_dir():
+                current = corpus_fingerprint({
+                    p.relative_to(config.corpus_dir).as_posix(): read_text(p) for p in list_corpus_files(config.corpus_dir)
+                    if p.stat().st_size
+                })
+                stale = stale_files(index.manifest, current)
+                if stale or index.manifest.get("chunking") != config.chunking():
+                    raise IndexMismatch(
+                        f"{config.index_dir} is stale: {', '.join(stale[:3]) or 'chunking settings'} changed since it was built; "
+                        f"run `python -m rag build --corpus {config.corpus_dir} --index {config.index_dir}`"
+                    )
+        except (IndexNotFound, IndexMismatch) as error:
+            if not build_if_needed:
+                raise
+            say(f"{error} — building the index now…")
+            embedder = make_embedder(config.embedder, config.batch_size)
+            report = build_index(config, embedder=embedder)
+            say(report.summary())
+            return cls(config, Index.load(config.index_dir, embedder.name), embedder)
+        say(f"loading embedder {config.embedder}…")
+        return cls(config, index, make_embedder(config.embedder, config.batch_size))
+
+    @property
+    def info(self) -> dict:
+        manifest = self.index.manifest
+        return {"embedder": manifest.get("embedder"), "index_dir": str(self.index.folder),
+                "articles": manifest.get("articles"), "chunks": manifest.get("chunks"),
+                "built_at": manifest.get("built_at")}
+
+    def original_text(self, chunk: Chunk) -> str:
+        return self.index.original_text(chunk)
+
+    def ask(self, question: object, top_k: int | None = None, history: Sequence[str] = (),
+            mode: str = "hybrid") -> Answer:
+        """Answer one question. Never raises for bad questions: they get an abstention with a note."""
+        text, notes = clean_question(question, self.config.max_question_chars)
+        if not has_content(text):
+            return Answer(question=text, text=EMPTY_QUESTION, chunk=None, abstained=True, notes=notes)
+        resolved = resolve_follow_up(text, history) if history else text
+        if resolved != text:
+            notes += (f"理解为：{resolved}",)
+        k = max(1, min(top_k or self.config.top_k, 100))
+        vector = self.embedder.embed_queries([query_text(resolved)[: self.embedder.max_chars]])[0]
+        found = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
+        return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes)
+
+
+def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
+                   notes: tuple[str, ...] = ()) -> Answer:
+    """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention."""
+    hits = score_sentences(resolved, chunks)
+    if not hits or hits[0].coverage < threshold:
+        return Answer(question=question, text=NO_ANSWER, chunk=None, abstained=True,
+                      score=hits[0].coverage if hits else 0.0, citations=tuple(chunks[:k]), notes=notes)
+    best = hits[0]
+    chunk = best.chunk
+    sentence = chunk.text[best.start:best.end]
+    a, b = short_span(resolved, sentence)
+    citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
+    return Answer(
+        question=question, text=sentence, chunk=chunk,
+        start=chunk.to_file_offset(best.start), end=chunk.to_file_offset(best.end - 1) + 1,
+        short_answer=sentence[a:b] if a >= 0 else "",
+        short_start=chunk.to_file_offset(best.start + a) if a >= 0 else -1,
+        short_end=chunk.to_file_offset(best.start + b - 1) + 1 if a >= 0 else -1,
+        score=best.coverage, citations=citations, notes=notes,
+    )
+
+
+def answer_to_dict(answer: Answer, latency_ms: float, original_text: Callable[[Chunk], str] | None = None) -> dict:
+    """The JSON contract of `python -m rag ask --json` and the app's /ask endpoint."""
+    def citation(chunk: Chunk) -> dict:
+        return {"source": chunk.source, "title": chunk.title,
+                "text": original_text(chunk) if original_text else chunk.text,
+                "start": chunk.start, "end": chunk.end,
+                "score": round(float(chunk.score), 6) if chunk.score is not None else None}
+
+    return {
+        "question": answer.question, "answer": answer.text, "short_answer": answer.short_answer,
+        "abstained": answer.abstained, "citations": [citation(c) for c in answer.citations],
+        "latency_ms": round(latency_ms, 2), "notes": list(answer.notes),
+        "start": answer.start, "end": answer.end, "short_start": answer.short_start, "short_end": answer.short_end,
+    }
+
+
+def timed_ask(pipeline: Pipeline, question: object, **kwargs) -> tuple[Answer, float]:
+    started = time.perf_counter()
+    answer = pipeline.ask(question, **kwargs)
+    return answer, (time.perf_counter() - started) * 1000
+
+
+def with_scores(chunks: Sequence[Chunk], scores: Sequence[float]) -> list[Chunk]:
+    return [replace(c, score=float(s)) for c, s in zip(chunks, scores)]

@@ -1,0 +1,68 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by weighted reciprocal rank."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from rag.config import Config
+from rag.index import Index
+from rag.lexical import normalise, tokenize
+from rag.types import Chunk
+
+
+def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: score(d) = Σ w_r / (k + rank_r(d)), ranks from 1."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, doc in enumerate(ranking, start=1):
+            fused[int(doc)] = fused.get(int(doc), 0.0) + weight / (k + rank)
+    return fused
+
+
+def top_k(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """The k best (doc, score) pairs, ties broken by doc id for determinism."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    chunks: list[Chunk]  # best first, scores attached
+    dense_ids: np.ndarray
+    dense_scores: np.ndarray
+    lexical_ids: np.ndarray
+    lexical_scores: np.ndarray
+
+
+def retrieve(index: Index, query_vector: np.ndarray, question: str, config: Config, k: int,
+             mode: str = "hybrid") -> Retrieved:
+    """Top-k chunks for a question; mode 'hybrid', 'dense' or 'bm25' (the last two for evaluation)."""
+    k = max(1, min(k, len(index.chunks)))
+    pool = max(config.candidates, k)
+    dense_ids, dense_scores = index.dense_search(query_vector, pool) if mode != "bm25" else (np.zeros(0, int), np.zeros(0))
+    tokens = tokenize(question) if mode != "dense" else []
+    lexical_ids, lexical_scores = index.lexical_search(tokens, pool)
+    # A lexical ranking that matched almost nothing (an English question over Chinese text) is noise:
+    # its weight shrinks with the share of question tokens found in the corpus vocabulary.
+    lexical_weight = config.lexical_weight * _vocabulary_coverage(index, tokens)
+    if mode == "dense":
+        fused = {int(d): float(s) for d, s in zip(dense_ids, dense_scores)}
+    elif mode == "bm25":
+        fused = {int(d): float(s) for d, s in zip(lexical_ids, lexical_scores)}
+    else:
+        fused = rrf([dense_ids, lexical_ids], [config.dense_weight, lexical_weight], config.rrf_k)
+    chunks = [replace(index.chunks[doc], score=score) for doc, score in top_k(fused, k)]
+    return Retrieved(chunks, dense_ids, dense_scores, lexical_ids, lexical_scores)
+
+
+def _vocabulary_coverage(index: Index, tokens: list[str]) -> float:
+    if not tokens:
+        return 0.0
+    vocab = index.bm25.vocab_dict
+    return sum(1 for token in tokens if token in vocab) / len(tokens)
+
+
+def query_text(question: str) -> str:
+    """The question as the embedder sees it: normalised (Traditional → Simplified, full-width → half)."""
+    return normalise(question).strip()
