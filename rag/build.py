@@ -99,14 +99,11 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     embedder = embedder or make_embedder(manifest.get("embedder_spec", config.embedder), config.batch_size)
     config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}))
     new_articles, new_sources, warnings = [], {}, []
-    for path in paths:
-        path = Path(path)
-        folder = path if path.is_dir() else path.parent
-        found, texts, skipped = load_corpus(folder) if path.is_dir() else _load_one(path)
+    for path in map(Path, paths):
+        found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
         new_articles += found
         new_sources.update(texts)
         warnings += skipped
-        del folder
     with build_lock(config.index_dir):
         index = Index.load(config.index_dir, embedder.name)
         cache = cache_from_index(config.index_dir, embedder.name)
@@ -124,16 +121,3 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
                           progress, cache, stages)
     return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
                        time.perf_counter() - began, stages, tuple(warnings))
-
-
-def _load_one(path: Path):
-    """load_corpus for a single file: its folder, filtered to that file."""
-    from rag.corpus import parse_articles, read_text
-    from rag.errors import CorpusError
-
-    try:
-        text = read_text(path)
-    except (CorpusError, OSError) as error:
-        return [], {}, [f"skipped {path}: {error}"]
-    found = parse_articles(text, path.name)
-    return (found, {path.name: text}, []) if found else ([], {}, [f"skipped {path}: no article text found"])

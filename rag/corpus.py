@@ -200,7 +200,8 @@ def parse_articles(text: str, source: str) -> list[Article]:
         if current is None and not markdown and not pending_titles and _MASTHEAD.fullmatch(line.split()[0]) and len(line) <= 12:
             masthead = _MASTHEAD.search(line).group(1)
             continue
-        if markdown and current is None and not line.startswith("#") and not is_finished(line) and len(line) <= 20:
+        if (markdown and current is None and not pending_titles and not line.startswith("#")
+                and not is_finished(line) and len(line) <= 20 and not is_byline(line)):
             found = _MASTHEAD.search(line)  # "大众日报 客户端" above the first headline
             masthead = found.group(1) if found else masthead
             continue
@@ -283,15 +284,20 @@ def parse_articles(text: str, source: str) -> list[Article]:
     return [a for a in articles if a.paragraphs]
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[Article], dict[str, str], list[str]]:
-    """Articles of every readable file, the decoded texts by source name, and warnings for skipped files."""
+def load_corpus(corpus_dir: Path, files: list[Path] | None = None) -> tuple[list[Article], dict[str, str], list[str]]:
+    """Articles of every readable file (all under corpus_dir, or just `files`, named by file name),
+    the decoded texts by source name, and warnings for skipped files."""
     corpus_dir = Path(corpus_dir)
     articles: list[Article] = []
     texts: dict[str, str] = {}
     warnings: list[str] = []
-    for path in list_corpus_files(corpus_dir):
-        name = path.relative_to(corpus_dir).as_posix()
-        size = path.stat().st_size
+    for path in list_corpus_files(corpus_dir) if files is None else [Path(f) for f in files]:
+        name = path.relative_to(corpus_dir).as_posix() if files is None else path.name
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            warnings.append(f"skipped {name}: {error.strerror}")
+            continue
         if size == 0:
             warnings.append(f"skipped {name}: empty file")
             continue
@@ -303,12 +309,15 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Article], dict[str, str], list[s
         except CorpusError as error:
             warnings.append(f"skipped {error}")
             continue
+        except OSError as error:
+            warnings.append(f"skipped {name}: {error.strerror}")
+            continue
         found = parse_articles(text, name)
         if not found:
             warnings.append(f"skipped {name}: no article text found")
             continue
         texts[name] = text
         articles.extend(found)
-    if not articles:
+    if not articles and files is None:
         raise CorpusError(f"no readable article in {corpus_dir}: add UTF-8 or GBK .txt/.md files")
     return articles, texts, warnings

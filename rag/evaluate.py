@@ -101,7 +101,9 @@ def _relevant(chunk: Chunk, q: Question) -> bool:
     if chunk.source != q.source:
         return False
     if q.spans:
-        return any(chunk.start <= a and b <= chunk.end for a, b in q.spans)
+        # The chunk holds the gold answer; an answer longer than the chunk counts where they overlap.
+        return any((chunk.start <= a and b <= chunk.end)
+                   or (b - a > chunk.end - chunk.start and a < chunk.end and chunk.start < b) for a, b in q.spans)
     return any(answer in chunk.text for answer in q.answers)
 
 

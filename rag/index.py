@@ -76,8 +76,11 @@ def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT)
 
 
 def make_bm25(token_lists: list[list[str]]):
+    import logging
+
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG and chats on stderr
     retriever = bm25s.BM25()
     # bm25s cannot index an empty document; a placeholder token keeps positions aligned with chunks.
     retriever.index([tokens or ["\u2400"] for tokens in token_lists], show_progress=False)

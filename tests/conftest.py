@@ -1,0 +1,51 @@
+"""Shared fixtures: a tiny Chinese corpus and a deterministic fake embedder, so unit tests need no model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY_ARTICLES = {
+    "pingdu.txt": (
+        "深化农业农村改革 助力乡村振兴\n\n"
+        "本报12月18日讯 平度市农业农村新闻发布会举行。平度市还积极推进高标准农田建设，累计建成高标准农田155.2万亩，"
+        "并建成全省首家粮食院\n\n"
+        "三里河街道党委举行揭牌仪式。(资料图)\n\n"
+        "士专家工作站。粮食产量稳定在29亿斤以上。\n\n"
+        "(观海新闻/青岛晚报 记者 马丙政)\n"
+    ),
+    "jiaozhou.md": (
+        "# 聚焦重点难点 打好创城攻坚战\n\n"
+        "□本报记者 张晓帆\n\n"
+        "今年以来，胶州市探索成立5个片区联合党委，全面整合各类资源。\n\n"
+        "今年以来，胶州市探索成立5个片区联合党委，全面整合各类资源。\n\n"
+        "## 精准施策\n\n"
+        "澳门路农贸市场片区共查处电动车不戴头盔128起，停车秩序得到很大改观。\n"
+    ),
+}
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, text in TINY_ARTICLES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_config(tiny_corpus: Path, tmp_path: Path) -> Config:
+    return Config(corpus_dir=tiny_corpus, index_dir=tmp_path / "index", embedder="hash:64", chunk_size=60)
+
+
+@pytest.fixture
+def tiny_index(tiny_config: Config) -> Config:
+    from rag.build import build_index
+
+    build_index(tiny_config)
+    return tiny_config

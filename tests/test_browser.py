@@ -1,0 +1,194 @@
+"""End-to-end: `python app.py` in a subprocess against (a copy of) the committed index, driven by
+headless Debian chromium through Playwright, plus the /ask endpoint through gradio_client.
+
+Needs: `apt-get install -y chromium fonts-noto-cjk` and `pip install playwright` (no
+`playwright install`: the system chromium is used). Skips with a reason when any is missing or
+when index/ has not been built. Saves docs/screenshot.png and docs/screenshot-narrow.png.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEX = Path(os.environ.get("RAG_INDEX") or ROOT / "index")  # the committed index by default
+DOCS = ROOT / "docs"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+QUESTION = "平度市累计建成了多少万亩高标准农田？"
+XSS_QUESTION = '<img src=x onerror="window.__xss=1">平度<script>window.__xss=2</script>'
+MD_QUESTION = "![x](http://evil.invalid/x.png) [click](javascript:window.__xss=3) 平度"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk",
+                allow_module_level=True)
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    pytest.skip("playwright is not installed: pip install playwright", allow_module_level=True)
+if not (INDEX / "manifest.json").exists():
+    pytest.skip(f"{INDEX} is not built yet: python -m rag build", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` on a free port, serving the committed index."""
+    index = INDEX
+    manifest = (index / "manifest.json").read_bytes()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "RAG_INDEX": str(index),
+           "RAG_CORPUS": str(ROOT / "seeds"), "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer on {url} within 60 s:\n{log.read_text(errors='replace')}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # Pipeline.load(build_if_needed=True) rebuilds a stale index in place: say so loudly.
+    assert (index / "manifest.json").read_bytes() == manifest, (
+        f"app.py rebuilt {index} at startup: the committed index was stale (commit the rebuilt one)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _ask(page, question: str, replies_before: int) -> None:
+    box = page.locator("#rag-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#rag-chat .rag-reply').length > n", arg=replies_before,
+        timeout=20000,
+    )
+
+
+def _open_page(browser, url: str, width: int, height: int, requests: list | None = None):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_selector("#rag-question textarea")
+    page.wait_for_selector(".rag-status")
+    return page
+
+
+def test_chat_answers_with_citation_and_escapes_everything(server, browser):
+    requests: list[str] = []
+    page = _open_page(browser, server, 1280, 1300, requests)
+    status = page.locator(".rag-status").inner_text()
+    assert "articles" in status and "chunks" in status
+
+    _ask(page, QUESTION, 0)
+    reply = page.locator("#rag-chat .rag-reply").last
+    text = reply.inner_text()
+    assert "155.2万亩" in page.locator("#rag-chat .rag-short").first.inner_text()
+    assert "004_c4e7dda2531a4b06.txt" in text
+    assert "[1]" in text and "[2]" in text
+    # open the first citation: the original passage, with the answer sentence highlighted
+    reply.locator("details.rag-cite summary").first.click()
+    passage = reply.locator("details.rag-cite").first.locator(".rag-passage")
+    passage.wait_for(state="visible")
+    marks = passage.locator("mark")
+    assert marks.count() >= 1
+    assert "155.2万亩" in "".join(marks.all_inner_texts())
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "screenshot.png"), full_page=True)
+
+    # HTML in the question: shown as text, nothing runs
+    _ask(page, XSS_QUESTION, 1)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    chat = page.locator("#rag-chat")
+    assert "<script>window.__xss=2</script>" in chat.inner_text()
+    assert '<img src=x onerror="window.__xss=1">' in chat.inner_text()
+    assert chat.locator("script").count() == 0
+    assert chat.locator("img[src='x']").count() == 0 and chat.locator("[onerror]").count() == 0
+
+    # Markdown image / link syntax: shown as text, nothing loads, no link
+    _ask(page, MD_QUESTION, 2)
+    page.wait_for_timeout(300)
+    assert "![x](http://evil.invalid/x.png)" in chat.inner_text()
+    assert "[click](javascript:window.__xss=3)" in chat.inner_text()
+    assert chat.locator("a[href^='javascript']").count() == 0
+    assert not [u for u in requests if "evil.invalid" in u]
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    page.close()
+
+
+def test_narrow_window_screenshot(server, browser):
+    page = _open_page(browser, server, 420, 1000)
+    _ask(page, QUESTION, 0)
+    reply = page.locator("#rag-chat .rag-reply").last
+    reply.locator("details.rag-cite summary").first.click()
+    reply.locator(".rag-passage mark").first.wait_for(state="visible")
+    # no horizontal overflow on a phone-sized window
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420
+    # show the answer itself (the chat autoscrolls to the end of the long reply)
+    page.wait_for_timeout(400)
+    page.locator("#rag-chat .rag-question").last.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(400)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "screenshot-narrow.png"), full_page=True)
+    page.close()
+
+
+def test_ask_endpoint_with_gradio_client(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    result = client.predict(QUESTION, 3, api_name="/ask")
+    assert {"question", "answer", "short_answer", "abstained", "citations", "latency_ms", "notes"} <= set(result)
+    assert result["short_answer"] == "155.2万亩" and result["abstained"] is False
+    assert len(result["citations"]) == 3
+    first = result["citations"][0]
+    assert first["source"] == "004_c4e7dda2531a4b06.txt"
+    assert {"source", "title", "text", "start", "end", "score"} <= set(first)
+    from rag.corpus import read_text
+
+    original = read_text(ROOT / "seeds" / first["source"])
+    assert original[first["start"]:first["end"]] == first["text"]
+    assert "155.2万亩" in first["text"]

