@@ -123,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--top-k", dest="top_k", type=int, default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.add_argument("--reader", help="optional transformers QA model (name or path) for the short answer")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="evaluate on SQuAD-style JSON (CMRC 2018) or a JSONL of questions")
@@ -130,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--reader", help="optional transformers QA model (name or path)")
     p.add_argument("--modes", default="hybrid,bm25,dense")
     p.set_defaults(func=cmd_eval)
 
