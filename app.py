@@ -41,6 +41,9 @@ EXAMPLES = [
 ]
 TOP_K_MIN, TOP_K_MAX, TOP_K_DEFAULT = 1, 10, 5
 MAX_QUESTION_INPUT = 2000  # characters the text box accepts (the pipeline truncates further)
+# Chat turns and /ask calls share one queue (default concurrency limit 1): the pipeline is
+# loaded once and shared, and is not documented as thread-safe; answers take tens of ms.
+PIPELINE_QUEUE = "pipeline"
 
 # ----------------------------------------------------------------------------------------------
 # Escaping
@@ -211,8 +214,6 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
         parts.append(f'<div class="rag-cites-h">{heading}</div><div class="rag-cites">')
         parts.extend(_citation_html(i, c, answer, original_text_fn) for i, c in enumerate(cites, 1))
         parts.append("</div>")
-    elif answer.abstained:
-        parts.append('<div class="rag-note">没有检索到相关段落 (no passage was retrieved).</div>')
     if latency_ms is not None:
         parts.append(f'<div class="rag-foot">{latency_ms:.0f} ms</div>')
     parts.append("</div>")
@@ -232,10 +233,15 @@ def status_html(info: dict | None, error: str | None = None) -> str:
         return (f'<div class="rag-status rag-status-error">⚠ 索引未加载 The index could not be loaded: '
                 f'{esc(error)}</div>')
     info = info or {}
+    index_dir = str(info.get("index_dir", "?"))
+    try:  # shorter and host-independent when the index sits next to the app
+        index_dir = Path(index_dir).resolve().relative_to(HERE).as_posix()
+    except (ValueError, OSError):
+        pass
     return (
         '<div class="rag-status">'
         f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
-        f'index <code>{esc(info.get("index_dir", "?"))}</code> · '
+        f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
         f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
         '</div>'
     )
@@ -334,7 +340,13 @@ CSS = """
             margin: .3em 0; max-width: 100%; box-sizing: border-box; }
 .rag-cite summary { cursor: pointer; }
 .rag-title { font-weight: 600; }
-.rag-src { font-size: .8em; opacity: .65; font-family: var(--font-mono); }
+.rag-src { font-size: .8em; opacity: .65; font-family: var(--font-mono); white-space: nowrap; }
+@media (max-width: 640px) {
+  .rag-src { display: none; }  /* still shown in the opened citation's source line */
+  .rag-short { font-size: 1.3em; }
+  .rag-cite { padding: .2em .4em; }
+  .rag-passage { max-height: 16em; }
+}
 .rag-badge { font-size: .75em; padding: 0 .4em; border-radius: 4px; background: #fde68a; color: #713f12; }
 .rag-subtitle { font-size: .9em; margin-top: .2em; }
 .rag-meta { font-size: .8em; opacity: .75; margin: .3em 0; }
@@ -346,7 +358,10 @@ mark.rag-hl { background: #fef08a; color: inherit; padding: 0 .1em; }
 mark.rag-hl-short { background: #fb923c; color: #111; font-weight: 700; }
 .rag-foot { font-size: .75em; opacity: .5; text-align: right; }
 .rag-status { font-size: .85em; opacity: .85; }
-#rag-examples button { text-align: left; }
+#rag-examples { gap: .4em; flex-wrap: wrap; }
+#rag-examples .rag-example { white-space: normal; text-align: left; flex: 0 1 auto; min-width: 0;
+                             font-weight: 400; }
+#rag-examples-label { font-size: .85em; opacity: .75; }
 """
 
 # Local font stacks only: no Google Fonts request (offline / mainland-China friendly), CJK first.
@@ -376,6 +391,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
         gr.HTML(status_html(info, load_error), elem_id="rag-status")
         chatbot = gr.Chatbot(
             label="Chat",
+            show_label=False,  # the floating label would cover the first line of the chat
             elem_id="rag-chat",
             height=420,  # grows to fill the window (fill_height=True, scale=1)
             min_height=320,
@@ -385,6 +401,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             allow_tags=False,
             feedback_options=None,
             buttons=[],
+            layout="panel",  # full-width replies: citations need the room, esp. on phones
             placeholder="问一个关于这些新闻的问题，或点击下面的示例。<br>Ask a question about the articles, or click an example below.",
             scale=1,
         )
@@ -398,32 +415,31 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             )
         with gr.Row(equal_height=False):
             top_k = gr.Slider(TOP_K_MIN, TOP_K_MAX, value=TOP_K_DEFAULT, step=1,
-                              label="Passages to cite (top-k) 引用段落数", scale=4, min_width=220,
+                              label="Sources to cite (top-k) 引用数", scale=4, min_width=220,
                               elem_id="rag-topk")
             clear = gr.Button("Clear 清空", scale=0, min_width=110, size="md", variant="secondary",
                               elem_id="rag-clear")
-        examples = gr.Dataset(
-            components=[gr.Textbox(visible=False)],
-            samples=[[q] for q in EXAMPLES],
-            label="Examples 示例 (click to ask)",
-            elem_id="rag-examples",
-            type="values",
-        )
+        gr.Markdown("Examples 示例 (click to ask)", elem_id="rag-examples-label")
+        with gr.Row(elem_id="rag-examples"):
+            example_buttons = [gr.Button(q, size="sm", variant="secondary", scale=0,
+                                         elem_classes=["rag-example"]) for q in EXAMPLES]
 
         turn_outputs = [chatbot, asked]
         question.submit(
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
-        ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private")
-        examples.click(
-            lambda sample, messages: add_question(sample[0] if sample else "", messages),
-            [examples, chatbot], [question, chatbot, pending],
-            queue=False, api_visibility="private",
-        ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private")
+        ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
+               concurrency_id=PIPELINE_QUEUE)
+        for button in example_buttons:  # a Button's input value is its label: the question
+            button.click(
+                add_question, [button, chatbot], [question, chatbot, pending],
+                queue=False, api_visibility="private",
+            ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
+               concurrency_id=PIPELINE_QUEUE)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")
 
-        gr.api(make_api_fn(pipeline, load_error), api_name="ask")
+        gr.api(make_api_fn(pipeline, load_error), api_name="ask", concurrency_id=PIPELINE_QUEUE)
     return demo
 
 

@@ -7,6 +7,7 @@ when index/ has not been built. Saves docs/screenshot.png and docs/screenshot-na
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -46,17 +47,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python app.py` on a free port, serving the committed index."""
-    index = INDEX
-    manifest = (index / "manifest.json").read_bytes()
-    log = tmp_path_factory.mktemp("app") / "app.log"
+@contextlib.contextmanager
+def _serve(log: Path, **env_vars: str):
+    """Run `python app.py` on a free port with extra env vars; yield its URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "RAG_INDEX": str(index),
-           "RAG_CORPUS": str(ROOT / "seeds"), "PYTHONUNBUFFERED": "1"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           **env_vars}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -82,9 +80,18 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` serving the committed index."""
+    manifest = (INDEX / "manifest.json").read_bytes()
+    with _serve(tmp_path_factory.mktemp("app") / "app.log",
+                RAG_INDEX=str(INDEX), RAG_CORPUS=str(ROOT / "seeds")) as url:
+        yield url
     # Pipeline.load(build_if_needed=True) rebuilds a stale index in place: say so loudly.
-    assert (index / "manifest.json").read_bytes() == manifest, (
-        f"app.py rebuilt {index} at startup: the committed index was stale (commit the rebuilt one)")
+    assert (INDEX / "manifest.json").read_bytes() == manifest, (
+        f"app.py rebuilt {INDEX} at startup: the committed index was stale (commit the rebuilt one)")
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +199,17 @@ def test_ask_endpoint_with_gradio_client(server):
     original = read_text(ROOT / "seeds" / first["source"])
     assert original[first["start"]:first["end"]] == first["text"]
     assert "155.2万亩" in first["text"]
+
+
+def test_app_starts_and_explains_when_the_index_cannot_load(browser, tmp_path):
+    with _serve(tmp_path / "app.log", RAG_INDEX=str(tmp_path / "no-index"),
+                RAG_CORPUS=str(tmp_path / "no-corpus")) as url:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(url)
+        status = page.locator(".rag-status-error")
+        status.wait_for()
+        assert "could not be loaded" in status.inner_text() and "no-corpus" in status.inner_text()
+        _ask(page, QUESTION, 0)
+        error = page.locator("#rag-chat .rag-error").last.inner_text()
+        assert "no-corpus" in error and "Traceback" not in page.content()
+        page.close()
