@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from rag.answer import score_sentences, short_span
+from rag.answer import answer_window, lexical_question, score_sentences, short_span
 from rag.config import Config
 from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
@@ -43,6 +43,7 @@ class Pipeline:
     config: Config
     index: Index
     embedder: object
+    reader: object = None  # rag.reader.Reader when config.reader names a model
 
     @classmethod
     def load(cls, config: Config, build_if_needed: bool = False,
@@ -73,9 +74,9 @@ class Pipeline:
             embedder = make_embedder(config.embedder, config.batch_size)
             report = build_index(config, embedder=embedder)
             say(report.summary())
-            return cls(config, Index.load(config.index_dir, embedder.name), embedder)
+            return cls(config, Index.load(config.index_dir, embedder.name), embedder, _load_reader(config))
         say(f"loading embedder {config.embedder}…")
-        return cls(config, index, make_embedder(config.embedder, config.batch_size))
+        return cls(config, index, make_embedder(config.embedder, config.batch_size), _load_reader(config))
 
     @property
     def info(self) -> dict:
@@ -99,29 +100,54 @@ class Pipeline:
         k = max(1, min(top_k or self.config.top_k, 100))
         vector = self.embedder.embed_queries([query_text(resolved)[: self.embedder.max_chars]])[0]
         found = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
+        if self.reader is not None:
+            from rag.reader import reader_answer
+
+            answer = reader_answer(self.reader, text, resolved, found.chunks, k, notes)
+            if answer is not None:
+                return answer
         return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes)
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
                    notes: tuple[str, ...] = ()) -> Answer:
-    """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention."""
+    """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention.
+
+    `threshold` is the least lexical coverage (share of the question's content found in one sentence)
+    needed to answer (Config.abstain_threshold; ≤ 0 never abstains). Questions without Chinese text are
+    not judged by lexical coverage (an English question shares no words with the Chinese articles).
+    """
     hits = score_sentences(resolved, chunks)
-    if not hits or hits[0].coverage < threshold:
+    coverage = max((h.coverage for h in hits), default=0.0)
+    unsure = lexical_question(resolved) and coverage < threshold
+    if not hits or unsure:
         return Answer(question=question, text=NO_ANSWER, chunk=None, abstained=True,
-                      score=hits[0].coverage if hits else 0.0, citations=tuple(chunks[:k]), notes=notes)
+                      score=coverage, citations=tuple(chunks[:k]), notes=notes)
     best = hits[0]
     chunk = best.chunk
+    start, end = answer_window(hits)
+    text = chunk.text[start:end]
     sentence = chunk.text[best.start:best.end]
     a, b = short_span(resolved, sentence)
+    if a >= 0:  # offsets of the short answer within chunk.text
+        a, b = best.start + a, best.start + b
     citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
     return Answer(
-        question=question, text=sentence, chunk=chunk,
-        start=chunk.to_file_offset(best.start), end=chunk.to_file_offset(best.end - 1) + 1,
-        short_answer=sentence[a:b] if a >= 0 else "",
-        short_start=chunk.to_file_offset(best.start + a) if a >= 0 else -1,
-        short_end=chunk.to_file_offset(best.start + b - 1) + 1 if a >= 0 else -1,
+        question=question, text=text, chunk=chunk,
+        start=chunk.to_file_offset(start), end=chunk.to_file_offset(end - 1) + 1,
+        short_answer=chunk.text[a:b] if a >= 0 else "",
+        short_start=chunk.to_file_offset(a) if a >= 0 else -1,
+        short_end=chunk.to_file_offset(b - 1) + 1 if a >= 0 else -1,
         score=best.coverage, citations=citations, notes=notes,
     )
+
+
+def _load_reader(config: Config):
+    if not config.reader:
+        return None
+    from rag.reader import Reader
+
+    return Reader(config.reader)
 
 
 def answer_to_dict(answer: Answer, latency_ms: float, original_text: Callable[[Chunk], str] | None = None) -> dict:

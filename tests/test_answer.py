@@ -1,0 +1,91 @@
+"""Fast tests of the extractive answer stage on hand-made Chinese sentences (no model, no index)."""
+from __future__ import annotations
+
+from rag.answer import answer_window, score_sentences, short_span
+from rag.config import Config
+from rag.pipeline import NO_ANSWER, extract_answer
+
+ABSTAIN_COVERAGE = Config().abstain_threshold
+from rag.types import Chunk
+
+
+def span(question: str, sentence: str) -> str:
+    a, b = short_span(question, sentence)
+    assert 0 <= a < b <= len(sentence)
+    return sentence[a:b]
+
+
+def test_number_with_unit():
+    assert span("鲍家屯村常住人口有多少？", "全村共有387户，常住人口912人。") == "912人"
+    assert span("城关街道的大樱桃产业发展到了多少万亩？", "大樱桃产业已发展到1.1万亩，年产值超过4亿元。") == "1.1万亩"
+
+
+def test_number_named_in_question_is_not_the_answer():
+    assert span("2007年，卡塞雷斯的人口有多少？", "2007年人口普查数据为91606人。") == "91606人"
+
+
+def test_date():
+    assert span("钟滨是哪一年出生的？", "钟滨，1960年出生，中共党员。") == "1960年"
+    assert span("第1舰队是何时解散的？", "第1舰队于1944年2月25日解散。") == "1944年2月25日"
+
+
+def test_place():
+    assert span("哪个区把2024年定为基础设施建设攻坚年？", "市南区把2024年定为基础设施建设攻坚年。") == "市南区"
+
+
+def test_what_noun_phrase():
+    assert span("西奥多·庞维勒的第一部诗集叫什么？", "1842年出版了第一部诗集《人象石柱》") == "《人象石柱》"
+
+
+def test_descriptive_question_gets_the_sentence():
+    sentence = "因花蕾的形状貌似蝉蛹，故而得名。"
+    assert span("硬枝黄蝉的名称是怎么来的？", sentence) == sentence.rstrip("。")
+
+
+def chunk(text: str, source: str = "a.txt", title: str = "", start: int = 0) -> Chunk:
+    return Chunk(text=text, source=source, title=title, start=start, end=start + len(text))
+
+
+PASSAGE = chunk("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目的一种。分布于印度洋及太平洋。体长可达50公分。以小鱼为食。",
+                title="黄鳍紫鱼", start=100)
+
+
+def test_score_sentences_prefers_the_sentence_with_the_asked_words():
+    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE, chunk("今天天气很好。", source="b.txt")])
+    best = hits[0]
+    assert best.chunk.text[best.start:best.end] == "体长可达50公分。"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[-1].chunk.source == "b.txt"
+
+
+def test_answer_window_is_contiguous():
+    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE])
+    start, end = answer_window(hits)
+    assert start <= hits[0].start and hits[0].end <= end
+    assert PASSAGE.text[start:end].count("体长可达50公分") == 1
+
+
+def test_offsets_map_back_to_the_chunk():
+    answer = extract_answer("黄鳍紫鱼体长多少？", "黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    assert not answer.abstained
+    assert answer.short_answer == "50公分"
+    assert answer.text in PASSAGE.text and answer.short_answer in answer.text
+    assert PASSAGE.text[answer.start - PASSAGE.start:answer.end - PASSAGE.start] == answer.text
+    assert PASSAGE.text[answer.short_start - PASSAGE.start:answer.short_end - PASSAGE.start] == answer.short_answer
+
+
+def test_abstains_when_the_question_content_is_missing():
+    answer = extract_answer("青岛地铁1号线是哪一年开通的？", "青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    assert answer.abstained and answer.text == NO_ANSWER and answer.score < ABSTAIN_COVERAGE
+    assert answer.citations == (PASSAGE,)
+    never = extract_answer("青岛地铁1号线是哪一年开通的？", "青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, -1.0)
+    assert not never.abstained
+
+
+def test_english_question_is_not_abstained_on_lexical_coverage():
+    answer = extract_answer("How long is the fish?", "How long is the fish?", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    assert not answer.abstained and answer.chunk == PASSAGE
+
+
+def test_no_chunks():
+    assert extract_answer("黄鳍紫鱼体长多少？", "黄鳍紫鱼体长多少？", [], 5, ABSTAIN_COVERAGE).abstained
