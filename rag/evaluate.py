@@ -155,6 +155,7 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
         "recall@1": recall_at_k(ranks, 1), "recall@5": recall_at_k(ranks, 5), "recall@10": recall_at_k(ranks, 10),
         "mrr": mrr(ranks), "answer_sentence_hit": sum(hits) / n, "short_em": sum(ems) / n, "short_f1": sum(f1s) / n,
         "latency_p50_ms": percentile(latencies, 50), "latency_p95_ms": percentile(latencies, 95),
+        "abstained_answerable": sum(a for a, ok in zip(abstained, answerable) if ok) / n,
         "misses": misses,
     }
     if not all(answerable):
@@ -166,7 +167,8 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
 def format_report(report: dict) -> str:
     lines = [f"{report['data']}: {report['questions']} questions, {report['chunks']} chunks, "
              f"embedder {report['embedder']}, chunking {report['chunking']}", ""]
-    header = ["mode", "R@1", "R@5", "R@10", "MRR", "sent hit", "EM", "F1", "abst P/R", "p50 ms", "p95 ms"]
+    header = ["mode", "R@1", "R@5", "R@10", "MRR", "sent hit", "EM", "F1", "wrongly abstained", "abst P/R",
+              "p50 ms", "p95 ms"]
     lines.append(" | ".join(header))
     lines.append(" | ".join("---" for _ in header))
     for mode, r in report["modes"].items():
@@ -174,7 +176,7 @@ def format_report(report: dict) -> str:
         lines.append(" | ".join([
             mode, f"{r['recall@1']:.3f}", f"{r['recall@5']:.3f}", f"{r['recall@10']:.3f}", f"{r['mrr']:.3f}",
             f"{r['answer_sentence_hit']:.3f}", f"{r['short_em']:.3f}", f"{r['short_f1']:.3f}",
-            f"{abst['precision']:.2f}/{abst['recall']:.2f}" if abst else "–",
+            f"{r['abstained_answerable']:.3f}", f"{abst['precision']:.2f}/{abst['recall']:.2f}" if abst else "–",
             f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
         ]))
     return "\n".join(lines)

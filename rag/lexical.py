@@ -63,3 +63,19 @@ def tokenize(text: str) -> list[str]:
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
     return [tokenize(text) for text in texts]
+
+
+_ADMIN_SUFFIX = re.compile(r"(?:特别行政区|自治区|自治州|街道|省|市|县|区|镇|乡|村)$")
+
+
+def place_names(text: str) -> list[str]:
+    """Place names jieba tags in the text (ns), each without its administrative suffix (平度市 → 平度)."""
+    from jieba import posseg
+
+    _jieba()
+    names = []
+    for word, tag in posseg.lcut(text):
+        stem = _ADMIN_SUFFIX.sub("", word)
+        if tag == "ns" and len(stem) >= 2 and stem not in names:
+            names.append(stem)
+    return names

@@ -13,6 +13,7 @@ from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
 from rag.errors import IndexMismatch, IndexNotFound
 from rag.index import Index, corpus_fingerprint, stale_files
+from rag.lexical import normalise, place_names
 from rag.retrieval import query_text, retrieve
 from rag.types import Answer, Chunk
 
@@ -106,11 +107,12 @@ class Pipeline:
             answer = reader_answer(self.reader, text, resolved, found.chunks, k, notes)
             if answer is not None:
                 return answer
-        return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes)
+        return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes,
+                              source_text=lambda chunk: self.index.sources.get(chunk.source, ""))
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
-                   notes: tuple[str, ...] = ()) -> Answer:
+                   notes: tuple[str, ...] = (), source_text: Callable[[Chunk], str] | None = None) -> Answer:
     """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention.
 
     `threshold` is the least lexical coverage (share of the question's content found in one sentence)
@@ -120,6 +122,12 @@ def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, th
     hits = score_sentences(resolved, chunks)
     coverage = max((h.coverage for h in hits), default=0.0)
     unsure = lexical_question(resolved) and coverage < threshold
+    if hits and not unsure and threshold > 0:
+        # A place the question names must appear in the answer's source text: "胶州累计建成了多少万亩
+        # 高标准农田？" must not be answered from an article about 平度.
+        best = hits[0].chunk
+        context = normalise(best.title + (source_text(best) if source_text else best.text))
+        unsure = any(place not in context for place in place_names(normalise(resolved)))
     if not hits or unsure:
         return Answer(question=question, text=NO_ANSWER, chunk=None, abstained=True,
                       score=coverage, citations=tuple(chunks[:k]), notes=notes)

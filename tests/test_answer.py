@@ -89,3 +89,9 @@ def test_english_question_is_not_abstained_on_lexical_coverage():
 
 def test_no_chunks():
     assert extract_answer("黄鳍紫鱼体长多少？", "黄鳍紫鱼体长多少？", [], 5, ABSTAIN_COVERAGE).abstained
+
+
+def test_place_names_drop_administrative_suffix():
+    from rag.lexical import place_names
+
+    assert "平度" in place_names("平度市累计建成了多少万亩高标准农田")

@@ -88,3 +88,13 @@ def test_config_is_validated():
         Config(top_k=0)
     with pytest.raises(ConfigError, match="unknown setting"):
         Config().with_(colour="red")
+
+
+def test_question_about_another_place_is_not_answered_from_this_one(seeds_pipeline):
+    answer = seeds_pipeline.ask("胶州累计建成了多少万亩高标准农田？")  # only 平度's figure is in the articles
+    assert answer.abstained and answer.citations
+
+
+def test_follow_up_about_a_place_the_articles_do_not_cover(seeds_pipeline):
+    answer = seeds_pipeline.ask("那胶州呢？", history=["平度市累计建成了多少万亩高标准农田？"])
+    assert answer.abstained
