@@ -8,9 +8,9 @@ from typing import Callable
 
 from rag.chunking import chunk_articles
 from rag.config import Config
-from rag.corpus import load_corpus
+from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
 from rag.index import (
-    FORMAT, Index, build_lock, cache_from_index, corpus_fingerprint, corpus_hash, embed_with_cache,
+    FORMAT, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
     now_iso, passage_text, read_manifest, versions, write_index,
 )
 from rag.lexical import tokenize_many
@@ -83,7 +83,8 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     embedder = embedder or make_embedder(config.embedder, config.batch_size)
     with build_lock(config.index_dir):
         cache = cache_from_index(config.index_dir, embedder.name)
-        embedded = _write(config, embedder, chunks, sources, len(articles), corpus_fingerprint(sources), {},
+        fingerprint = corpus_fingerprint_of(config.corpus_dir)
+        embedded = _write(config, embedder, chunks, sources, len(articles), fingerprint, {},
                           progress, cache, stages)
     return BuildReport(config.index_dir, len(sources), len(articles), len(chunks), embedded,
                        time.perf_counter() - began, stages, tuple(warnings))
@@ -98,12 +99,13 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     manifest = read_manifest(config.index_dir)
     embedder = embedder or make_embedder(manifest.get("embedder_spec", config.embedder), config.batch_size)
     config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}))
-    new_articles, new_sources, warnings = [], {}, []
+    new_articles, new_sources, warnings, new_files = [], {}, [], {}
     for path in map(Path, paths):
         found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
         new_articles += found
         new_sources.update(texts)
         warnings += skipped
+        new_files.update(corpus_fingerprint_of(path) if path.is_dir() else file_fingerprint([path]))
     with build_lock(config.index_dir):
         index = Index.load(config.index_dir, embedder.name)
         cache = cache_from_index(config.index_dir, embedder.name)
@@ -112,7 +114,7 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
         sources = {**index.sources, **new_sources}
         fingerprint = dict(index.manifest.get("corpus_files", {}))
         added = dict(index.manifest.get("added", {}))
-        for name, digest in corpus_fingerprint(new_sources).items():
+        for name, digest in new_files.items():
             if name not in fingerprint:
                 added[name] = digest
             fingerprint[name] = digest

@@ -70,16 +70,28 @@ def _format_answer(answer, original_text) -> str:
 def cmd_ask(args) -> int:
     from rag.pipeline import Pipeline, answer_to_dict, timed_ask
 
+    # Undecodable input bytes become U+FFFD instead of ending the batch; output is always valid UTF-8.
+    for stream in (sys.stdin, sys.stdout):
+        stream.reconfigure(encoding="utf-8", errors="replace")
     config = _config(args)
     pipeline = Pipeline.load(config)
-    questions = [" ".join(args.question)] if args.question else (line.rstrip("\n") for line in sys.stdin)
+    questions = [" ".join(args.question)] if args.question else (line.rstrip("\r\n") for line in sys.stdin)
+    status = 0
     for question in questions:
-        answer, latency = timed_ask(pipeline, question, top_k=args.top_k)
+        try:
+            answer, latency = timed_ask(pipeline, question, top_k=args.top_k)
+        except Exception as error:  # one bad line must not lose the answers to the lines after it
+            logging.getLogger("rag").exception("question failed: %r", question[:80])
+            status = 1
+            if args.json:
+                print(json.dumps({"question": question, "error": f"{type(error).__name__}: {error}"},
+                                 ensure_ascii=False), flush=True)
+            continue
         if args.json:
             print(json.dumps(answer_to_dict(answer, latency, pipeline.original_text), ensure_ascii=False), flush=True)
         else:
             print(_format_answer(answer, pipeline.original_text), flush=True)
-    return 0
+    return status
 
 
 def cmd_eval(args) -> int:
@@ -140,6 +152,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--scale", default="10000,100000,1000000", help="comma-separated synthetic corpus sizes")
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--parts", default="all",
+                   help="comma-separated: build,query,scale,ann,baseline,incremental (default: all)")
+    p.add_argument("--cmrc", type=int, default=200,
+                   help="CMRC 2018 trial questions for the baseline comparison (0: seed questions only)")
     p.set_defaults(func=cmd_bench)
     return main
 

@@ -7,6 +7,7 @@ character offsets in the decoded original file, so a citation can show the exact
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -72,8 +73,9 @@ def read_text(path: Path) -> str:
     return decode_bytes(path.read_bytes(), path.name)
 
 
-def list_corpus_files(corpus_dir: Path) -> list[Path]:
-    """Article files under corpus_dir, sorted; symlinks leading out of the folder are not followed."""
+def list_corpus_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[Path]:
+    """Article files under corpus_dir, sorted; symlinks leading out of the folder are not followed
+    (each one skipped is named in `warnings`)."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist: pass --corpus DIR with .txt/.md articles")
@@ -83,10 +85,30 @@ def list_corpus_files(corpus_dir: Path) -> list[Path]:
         if path.suffix.lower() not in ARTICLE_SUFFIXES or not path.is_file():
             continue
         if not path.resolve().is_relative_to(root):
-            log.warning("skipped %s: it links outside the corpus folder", path)
+            message = f"skipped {path.relative_to(corpus_dir).as_posix()}: it links outside the corpus folder"
+            log.warning(message)
+            if warnings is not None:
+                warnings.append(message)
             continue
         files.append(path)
     return files
+
+
+def file_fingerprint(paths: list[Path], root: Path | None = None) -> dict[str, str]:
+    """{name: hash of the file's bytes} for every candidate file, skipped ones too, so that an index
+    can tell whether the corpus changed without decoding or parsing anything."""
+    fingerprint = {}
+    for path in paths:
+        name = path.relative_to(root).as_posix() if root is not None else path.name
+        try:
+            fingerprint[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+        except OSError:
+            fingerprint[name] = "unreadable"
+    return fingerprint
+
+
+def corpus_fingerprint_of(corpus_dir: Path) -> dict[str, str]:
+    return file_fingerprint(list_corpus_files(corpus_dir), Path(corpus_dir))
 
 
 def split_paragraphs(text: str) -> list[Paragraph]:
@@ -219,6 +241,7 @@ def parse_articles(text: str, source: str) -> list[Article]:
         if is_caption(line) or (
             not markdown and len(line) <= 30 and line.endswith("。") and "，" not in line and "," not in line
             and last_kind in ("heading", "byline") and (bool(pending_titles) or last_kind == "byline")
+            and not _DATELINE.match(line) and bool(following) and not looks_like_heading(following, markdown)
         ):
             last_kind = "caption"  # photo caption: not part of any sentence
             continue
@@ -291,7 +314,7 @@ def load_corpus(corpus_dir: Path, files: list[Path] | None = None) -> tuple[list
     articles: list[Article] = []
     texts: dict[str, str] = {}
     warnings: list[str] = []
-    for path in list_corpus_files(corpus_dir) if files is None else [Path(f) for f in files]:
+    for path in list_corpus_files(corpus_dir, warnings) if files is None else [Path(f) for f in files]:
         name = path.relative_to(corpus_dir).as_posix() if files is None else path.name
         try:
             size = path.stat().st_size

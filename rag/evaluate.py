@@ -76,7 +76,7 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
     from rag.build import _write
     from rag.chunking import chunk_articles
     from rag.embedding import make_embedder
-    from rag.index import build_lock, cache_from_index, corpus_fingerprint
+    from rag.index import build_lock, cache_from_index, text_hash
     from rag.pipeline import Pipeline
 
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
@@ -93,7 +93,8 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
         cache = {}
         for other in CACHE.glob(f"{path.stem}-{digest}-{safe}-*"):  # other chunk sizes share many passages
             cache.update(cache_from_index(other, embedder.name))
-        _write(config, embedder, chunks, sources, len(articles), corpus_fingerprint(sources), {}, True, cache, {})
+        _write(config, embedder, chunks, sources, len(articles),
+               {name: text_hash(text) for name, text in sources.items()}, {}, True, cache, {})
     return Pipeline.load(config)
 
 

@@ -12,7 +12,7 @@ from rag.config import Config
 from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
 from rag.errors import IndexMismatch, IndexNotFound
-from rag.index import Index, corpus_fingerprint, stale_files
+from rag.index import Index, stale_files
 from rag.lexical import normalise, place_names
 from rag.retrieval import query_text, retrieve
 from rag.types import Answer, Chunk
@@ -25,6 +25,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def clean_question(question: object, limit: int) -> tuple[str, tuple[str, ...]]:
     """The question as text: control characters removed, whitespace collapsed, cut at `limit` chars."""
     text = question if isinstance(question, str) else ("" if question is None else str(question))
+    # Lone surrogates (from broken UTF-16 or a JS client) cannot be encoded anywhere downstream.
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
     text = " ".join(text.split())
     notes = []
@@ -51,18 +53,14 @@ class Pipeline:
              progress: Callable[[str], None] | None = None) -> "Pipeline":
         """Load the index and its embedder once. With build_if_needed, a missing or stale index is (re)built."""
         from rag.build import build_index
-        from rag.corpus import list_corpus_files, read_text
+        from rag.corpus import corpus_fingerprint_of
 
         say = progress or (lambda message: None)
         wanted = embedder_name(config.embedder)
         try:
             index = Index.load(config.index_dir, wanted)
             if config.corpus_dir.is_dir():
-                current = corpus_fingerprint({
-                    p.relative_to(config.corpus_dir).as_posix(): read_text(p) for p in list_corpus_files(config.corpus_dir)
-                    if p.stat().st_size
-                })
-                stale = stale_files(index.manifest, current)
+                stale = stale_files(index.manifest, corpus_fingerprint_of(config.corpus_dir))
                 if stale or index.manifest.get("chunking") != config.chunking():
                     raise IndexMismatch(
                         f"{config.index_dir} is stale: {', '.join(stale[:3]) or 'chunking settings'} changed since it was built; "
