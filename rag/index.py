@@ -98,7 +98,11 @@ def make_bm25(token_lists: list[list[str]]):
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG and chats on stderr
     retriever = bm25s.BM25()
     # bm25s cannot index an empty document; a placeholder token keeps positions aligned with chunks.
-    retriever.index([tokens or ["\u2400"] for tokens in token_lists], show_progress=False)
+    docs = [tokens or ["\u2400"] for tokens in token_lists]
+    # A sorted vocabulary makes the saved files identical from build to build (no churn in index/).
+    vocab = {token: number for number, token in enumerate(sorted({t for doc in docs for t in doc}))}
+    ids = [[vocab[t] for t in doc] for doc in docs]
+    retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
     return retriever
 
 
