@@ -148,8 +148,8 @@ def seed_questions(path: Path = SEED_QA):
 
     if Path(path).exists():
         return load_jsonl(Path(path))
-    return [Question("b1", "胶州市探索成立了几个片区联合党委？", ("5个",), None),
-            Question("b2", "平度市累计建成高标准农田多少万亩？", ("155.2万亩",), None)]
+    return [Question("b1", "胶州市探索成立了几个片区联合党委？", ("5个",), "000_4b1c3b504440ce06.txt"),
+            Question("b2", "平度市累计建成高标准农田多少万亩？", ("155.2万亩",), "004_c4e7dda2531a4b06.txt")]
 
 
 def _repeat(items: list, n: int) -> list:
