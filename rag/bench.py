@@ -259,9 +259,8 @@ def bench_build(config: Config, args) -> dict:
 
 def bench_query(config: Config, args) -> dict:
     """Per-stage and end-to-end latency over the seed questions, repeated to --queries."""
-    from rag.lexical import tokenize
-    from rag.pipeline import Pipeline, extract_answer
-    from rag.retrieval import _vocabulary_coverage, query_text, rrf, top_k
+    from rag.pipeline import QUERY_EMBED_CHARS, Pipeline, extract_answer
+    from rag.retrieval import query_text, retrieve
 
     pipeline = Pipeline.load(config)
     index, embedder = pipeline.index, pipeline.embedder
@@ -272,19 +271,12 @@ def bench_query(config: Config, args) -> dict:
         pipeline.ask(question)  # warm-up (jieba dictionary, first FAISS call)
     times: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "extract", "end_to_end")}
     for question in questions:
-        vector, t = _timed(lambda: embedder.embed_queries([query_text(question)[: embedder.max_chars]])[0])
+        vector, t = _timed(lambda: embedder.embed_queries([query_text(question)[:QUERY_EMBED_CHARS]])[0])
         times["embed"].append(_ms(t))
-        (dense_ids, _), t = _timed(index.dense_search, vector, pool)
-        times["dense"].append(_ms(t))
-        started = time.perf_counter()
-        tokens = tokenize(question)
-        lexical_ids, _ = index.lexical_search(tokens, pool)
-        times["bm25"].append(_ms(time.perf_counter() - started))
-        started = time.perf_counter()
-        weight = config.lexical_weight * _vocabulary_coverage(index, tokens)
-        fused = rrf([dense_ids, lexical_ids], [config.dense_weight, weight], config.rrf_k)
-        chunks = [replace(index.chunks[d], score=s) for d, s in top_k(fused, k)]
-        times["fusion"].append(_ms(time.perf_counter() - started))
+        stages: dict[str, float] = {}
+        chunks = retrieve(index, vector, question, config, k, timings=stages).chunks
+        for stage, seconds in stages.items():
+            times[stage].append(_ms(seconds))
         _, t = _timed(extract_answer, question, question, chunks, config.top_k, config.abstain_threshold)
         times["extract"].append(_ms(t))
     for question in questions:
@@ -517,8 +509,8 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
 
     from rag.config import Config
     from rag.index import BM25_DIR, DENSE, Index
-    from rag.lexical import _jieba, tokenize
-    from rag.retrieval import _vocabulary_coverage, retrieve, rrf, top_k
+    from rag.lexical import _jieba
+    from rag.retrieval import retrieve
     from rag.types import Chunk
 
     workdir = Path(workdir)
@@ -539,26 +531,16 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     real, synthetic, questions = _load_queries(queries)
     config = Config()
     k = max(config.top_k, 10)
-    pool = max(config.candidates, k)
     plan = _repeat(list(range(len(questions))), n_queries)
     # Warm-up: first calls fault the index pages in.
     for i in plan[:3]:
         retrieve(index, real[i], questions[i], config, k=k)
     times: dict[str, list[float]] = {"dense": [], "bm25": [], "fusion": [], "retrieval": []}
     for i in plan:
-        vector, question = real[i], questions[i]
-        (dense_ids, _), t = _timed(index.dense_search, vector, pool)
-        times["dense"].append(_ms(t))
-        started = time.perf_counter()
-        tokens = tokenize(question)
-        lexical_ids, _ = index.lexical_search(tokens, pool)
-        times["bm25"].append(_ms(time.perf_counter() - started))
-        started = time.perf_counter()
-        weight = config.lexical_weight * _vocabulary_coverage(index, tokens)
-        fused = rrf([dense_ids, lexical_ids], [config.dense_weight, weight], config.rrf_k)
-        [replace(index.chunks[d], score=s) for d, s in top_k(fused, k)]
-        times["fusion"].append(_ms(time.perf_counter() - started))
-        _, t = _timed(retrieve, index, vector, question, config, k)
+        stages: dict[str, float] = {}
+        _, t = _timed(retrieve, index, real[i], questions[i], config, k, timings=stages)
+        for stage, seconds in stages.items():
+            times[stage].append(_ms(seconds))
         times["retrieval"].append(_ms(t))
     out["latency"] = {name: _stats(values) for name, values in times.items()}
     out["peak_rss_bytes"] = _proc_status("VmHWM")

@@ -1,8 +1,7 @@
-from pathlib import Path
 
 import pytest
 
-from rag.corpus import decode_bytes, list_corpus_files, load_corpus, parse_articles
+from rag.corpus import decode_bytes, list_corpus_files, load_corpus
 from rag.errors import CorpusError
 from tests.conftest import ROOT, TINY_ARTICLES
 

@@ -1,6 +1,5 @@
 import pytest
 
-from rag.config import Config
 from rag.errors import EmbedderError
 from rag.pipeline import Pipeline
 
