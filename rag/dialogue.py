@@ -73,5 +73,10 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
         start, end, _ = entities[0]
         tail = re.match(r"[\u4e00-\u9fff]{0,4}?(?:街道|区|市|县|镇)", previous[end:])
         end += tail.end() if tail and not re.search(r"(?:街道|区|市|县|镇)$", body) else 0
+        # "胶州市…" + "那平度呢？" → "平度市…": the new place keeps the old one's administrative level,
+        # which also lets the answer check find the place name.
+        suffix = re.search(r"(?:街道|区|市|县|镇)$", previous[start:end])
+        if suffix and not re.search(r"(?:街道|区|市|县|镇|省)$", body):
+            body += suffix.group()
         return previous[:start] + body + previous[end:]
     return f"{body}{wh_tail or previous}？"

@@ -267,6 +267,19 @@ class Index:
                                f"{len(chunks)} of dimension {manifest.get('dim')} ({index_dir / MANIFEST}): {fix}")
         return cls(index_dir, manifest, chunks, sources, dense, bm25)
 
+    def article_text(self, chunk: Chunk) -> str:
+        """The original text of the whole article a chunk belongs to (from its first to its last chunk)."""
+        spans = self.__dict__.get("_article_spans")
+        if spans is None:
+            spans = {}
+            for c in self.chunks:
+                key = (c.source, c.article)
+                start, end = spans.get(key, (c.start, c.end))
+                spans[key] = (min(start, c.start), max(end, c.end))
+            self.__dict__["_article_spans"] = spans
+        start, end = spans.get((chunk.source, chunk.article), (chunk.start, chunk.end))
+        return self.sources.get(chunk.source, "")[start:end]
+
     def original_text(self, chunk: Chunk) -> str:
         """The passage exactly as it stands in the original file."""
         return self.sources.get(chunk.source, "")[chunk.start:chunk.end]

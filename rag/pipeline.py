@@ -110,7 +110,7 @@ class Pipeline:
             if answer is not None:
                 return answer
         return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes,
-                              source_text=lambda chunk: self.index.sources.get(chunk.source, ""))
+                              source_text=self.index.article_text)
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
@@ -125,7 +125,7 @@ def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, th
     coverage = max((h.coverage for h in hits), default=0.0)
     unsure = lexical_question(resolved) and coverage < threshold
     if hits and not unsure and threshold > 0:
-        # A place the question names must appear in the answer's source text: "胶州累计建成了多少万亩
+        # A place the question names must appear in the answer's article: "胶州累计建成了多少万亩
         # 高标准农田？" must not be answered from an article about 平度.
         best = hits[0].chunk
         context = normalise(best.title + (source_text(best) if source_text else best.text))

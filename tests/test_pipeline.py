@@ -61,7 +61,7 @@ def test_html_question_is_plain_text(seeds_pipeline):
 
 
 def test_follow_up_is_resolved_against_history(seeds_pipeline):
-    assert resolve_follow_up("那平度呢？", ["胶州市探索成立了几个片区联合党委？"]) == "平度探索成立了几个片区联合党委？"
+    assert resolve_follow_up("那平度呢？", ["胶州市探索成立了几个片区联合党委？"]) == "平度市探索成立了几个片区联合党委？"
     answer = seeds_pipeline.ask("它的面积呢？", history=["辛安街道有什么荣誉？"])
     assert "49.4平方公里" in answer.text
     assert any("辛安街道" in note for note in answer.notes)
@@ -98,3 +98,9 @@ def test_question_about_another_place_is_not_answered_from_this_one(seeds_pipeli
 def test_follow_up_about_a_place_the_articles_do_not_cover(seeds_pipeline):
     answer = seeds_pipeline.ask("那胶州呢？", history=["平度市累计建成了多少万亩高标准农田？"])
     assert answer.abstained
+
+
+def test_follow_up_place_must_be_in_the_answers_article(seeds_pipeline):
+    # 平度 appears in the same page file as the 胶州 story, but not in the 胶州 article itself.
+    answer = seeds_pipeline.ask("那平度呢？", history=["胶州市探索成立了几个片区联合党委？"])
+    assert answer.abstained or "平度" in seeds_pipeline.index.article_text(answer.chunk)
