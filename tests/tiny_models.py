@@ -217,51 +217,9 @@ def extract_span(
     the context (sequence id 1) can be chosen; the best span over all windows
     wins.  The model is loaded on every call: cache it in real code.
     """
-    import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from rag.reader import Reader
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).to(device).eval()
-
-    max_length = min(max_length, tokenizer.model_max_length)
-    stride = min(stride, max_length // 2)
-    enc = tokenizer(
-        question,
-        context,
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding=True,
-        return_tensors="pt",
-    )
-    offsets = enc.pop("offset_mapping")
-    enc.pop("overflow_to_sample_mapping", None)
-    with torch.inference_mode():
-        out = model(**{k: v.to(device) for k, v in enc.items()})
-    start_probs = out.start_logits.float().softmax(-1).cpu()
-    end_probs = out.end_logits.float().softmax(-1).cpu()
-
-    best = ("", 0, 0, -1.0)
-    for w in range(start_probs.shape[0]):
-        seq_ids = enc.sequence_ids(w)
-        ctx = torch.tensor([sid == 1 for sid in seq_ids])
-        if not ctx.any():
-            continue
-        n = ctx.shape[0]
-        # scores[i, j] = P(start=i) * P(end=j), restricted to context tokens,
-        # j >= i and j - i < max_answer_tokens.
-        scores = start_probs[w, :n, None] * end_probs[w, None, :n]
-        allowed = ctx[:, None] & ctx[None, :]
-        allowed &= torch.ones(n, n, dtype=torch.bool).triu()
-        allowed &= ~torch.ones(n, n, dtype=torch.bool).triu(max_answer_tokens)
-        scores = scores.masked_fill(~allowed, -1.0)
-        flat = int(scores.argmax())
-        s_tok, e_tok = divmod(flat, n)
-        score = float(scores[s_tok, e_tok])
-        if score > best[3]:
-            start_char = int(offsets[w, s_tok, 0])
-            end_char = int(offsets[w, e_tok, 1])
-            best = (context[start_char:end_char], start_char, end_char, score)
-    return best
+    reader = Reader(str(model_dir), device=device, max_length=max_length, stride=stride,
+                    max_answer_tokens=max_answer_tokens)
+    span = reader.read(question, context)
+    return span.text, span.start, span.end, span.score
