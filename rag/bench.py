@@ -259,7 +259,7 @@ def bench_build(config: Config, args) -> dict:
 
 def bench_query(config: Config, args) -> dict:
     """Per-stage and end-to-end latency over the seed questions, repeated to --queries."""
-    from rag.pipeline import QUERY_EMBED_CHARS, Pipeline, extract_answer
+    from rag.pipeline import Pipeline, extract_answer
     from rag.retrieval import query_text, retrieve
 
     pipeline = Pipeline.load(config)
@@ -271,10 +271,10 @@ def bench_query(config: Config, args) -> dict:
         pipeline.ask(question)  # warm-up (jieba dictionary, first FAISS call)
     times: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "extract", "end_to_end")}
     for question in questions:
-        vector, t = _timed(lambda: embedder.embed_queries([query_text(question)[:QUERY_EMBED_CHARS]])[0])
+        vector, t = _timed(lambda: embedder.embed_queries([query_text(question)])[0])
         times["embed"].append(_ms(t))
         stages: dict[str, float] = {}
-        chunks = retrieve(index, vector, question, config, k, timings=stages).chunks
+        chunks = retrieve(index, vector, question, config, k, timings=stages)
         for stage, seconds in stages.items():
             times[stage].append(_ms(seconds))
         _, t = _timed(extract_answer, question, question, chunks, config.top_k, config.abstain_threshold)
@@ -362,7 +362,7 @@ def _query_set(config: Config, index_dir: Path, workdir: Path) -> Path:
 
         embedder = make_embedder(config.embedder, config.batch_size)
         if embedder.dim == base.shape[1]:
-            real = embedder.embed_queries([query_text(q)[: embedder.max_chars] for q in questions])
+            real = embedder.embed_queries([query_text(q) for q in questions])
     except Exception:  # no model: synthetic queries only
         real = None
     synthetic, _ = _synthetic_vectors(base, SYNTHETIC_QUERIES, np.random.default_rng(12345))
@@ -640,7 +640,7 @@ class DenseBaseline:
     def search(self, question: str, k: int):
         from rag.retrieval import query_text
 
-        vector = self.embedder.embed_queries([query_text(question)[: self.embedder.max_chars]])
+        vector = self.embedder.embed_queries([query_text(question)])
         scores, ids = self.index.search(np.ascontiguousarray(vector, dtype=np.float32), min(k, len(self.chunks)))
         return [replace(self.chunks[i], score=float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -656,8 +656,8 @@ def _compare(pipeline, baseline: DenseBaseline, questions, config: Config) -> di
         pipeline.ask(q.question), baseline.search(q.question, 5)  # warm-up
     for q in answerable:
         started = time.perf_counter()
-        vector = embedder.embed_queries([query_text(q.question)[: embedder.max_chars]])[0]
-        found = retrieve(pipeline.index, vector, q.question, config, k=5).chunks
+        vector = embedder.embed_queries([query_text(q.question)])[0]
+        found = retrieve(pipeline.index, vector, q.question, config, k=5)
         rows["pipeline"]["retrieval"].append(_ms(time.perf_counter() - started))
         rows["pipeline"]["hits"] += any(_relevant(c, q) for c in found[:5])
         _, t = _timed(pipeline.ask, q.question)

@@ -41,7 +41,8 @@ def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fing
     }
 
 
-def _write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
+def embed_and_write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
+    """Embed the chunks (reusing `cache`), tokenize them, and write the index atomically (caller holds the lock)."""
     started = time.perf_counter()
     texts = [passage_text(chunk) for chunk in chunks]
     bar = _bar(len(texts), "embedding", progress)
@@ -83,7 +84,7 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     with build_lock(config.index_dir):
         cache = cache_from_index(config.index_dir, embedder.name)
         fingerprint = corpus_fingerprint_of(config.corpus_dir)
-        embedded = _write(config, embedder, chunks, sources, len(articles), fingerprint, {},
+        embedded = embed_and_write(config, embedder, chunks, sources, len(articles), fingerprint, {},
                           progress, cache, stages)
     return BuildReport(config.index_dir, len(sources), len(articles), len(chunks), embedded,
                        time.perf_counter() - began, stages, tuple(warnings))
@@ -118,7 +119,7 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
                 added[name] = digest
             fingerprint[name] = digest
         articles = len({(c.source, c.article) for c in kept + new_chunks})
-        embedded = _write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
+        embedded = embed_and_write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
                           progress, cache, stages)
     return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
                        time.perf_counter() - began, stages, tuple(warnings))

