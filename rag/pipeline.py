@@ -99,14 +99,13 @@ class Pipeline:
         k = max(1, min(top_k or self.config.top_k, 100))
         vector = self.embedder.embed_queries([query_text(resolved)])[0]
         chunks = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
-        if self.reader is not None:
+        answer = extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
+                                source_text=self.index.article_text)
+        if self.reader is not None and not answer.abstained:  # the reader picks the span, not whether to answer
             from rag.reader import reader_answer
 
-            answer = reader_answer(self.reader, text, resolved, chunks, k, notes)
-            if answer is not None:
-                return answer
-        return extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
-                              source_text=self.index.article_text)
+            return reader_answer(self.reader, text, resolved, chunks, k, notes) or answer
+        return answer
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,

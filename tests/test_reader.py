@@ -34,3 +34,8 @@ def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EmbedderError, match="cannot load reader model"):
         Pipeline.load(tiny_index.with_(reader=str(tmp_path / "missing")))
+
+
+def test_reader_does_not_override_abstention(tiny_index, tiny_reader_dir):
+    pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_reader_dir)))
+    assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
