@@ -8,6 +8,7 @@ from pathlib import Path
 from rag.chunking import chunk_articles
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
+from rag.errors import CorpusError
 from rag.index import (
     FORMAT, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
     now_iso, passage_text, read_manifest, versions, write_index,
@@ -106,6 +107,9 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
         new_sources.update(texts)
         warnings += skipped
         new_files.update(corpus_fingerprint_of(path) if path.is_dir() else file_fingerprint([path]))
+    if not new_sources:
+        raise CorpusError(f"nothing to add: no readable article in {', '.join(map(str, paths))}"
+                          + (f" ({'; '.join(warnings)})" if warnings else ""))
     with build_lock(config.index_dir):
         index = Index.load(config.index_dir, embedder.name)
         cache = cache_from_index(config.index_dir, embedder.name)

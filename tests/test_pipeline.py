@@ -104,3 +104,8 @@ def test_follow_up_place_must_be_in_the_answers_article(seeds_pipeline):
     # 平度 appears in the same page file as the 胶州 story, but not in the 胶州 article itself.
     answer = seeds_pipeline.ask("那平度呢？", history=["胶州市探索成立了几个片区联合党委？"])
     assert answer.abstained or "平度" in seeds_pipeline.index.article_text(answer.chunk)
+
+
+def test_unknown_embedder_spec_is_a_config_error():
+    with pytest.raises(ConfigError, match="embedder must be"):
+        Config(embedder="bogus")
