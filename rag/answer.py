@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
-from rag.chunking import split_sentences
+import numpy as np
+
+from rag.chunking import answer_sentences
 from rag.lexical import STOPWORDS, normalise, tokenize
 from rag.types import Chunk
 
@@ -72,19 +74,6 @@ _STOP_CHARS = frozenset("的了和与及或在是为对把被从向于以之其�
                         "还又再更最很所但可能会什么多少几哪谁何时怎样如请一些我你他她它们")
 _DIGITS = re.compile(r"\d|[零〇一二两三四五六七八九十百千万亿]+[个名人位次年岁天倍项所座户件场条台辆处类种批届份期轮万亿米元吨亩号日月]")
 
-# Weights of the sentence features (a linear score; see score_sentences). They were fitted once as a
-# softmax over the candidate sentences of CMRC 2018 trial questions (2-fold cross-validated accuracy
-# 0.80/0.83 vs 0.70 for the old score) and rounded; the features are generic, nothing is data-specific.
-_W_CHARS = 4.0      # IDF-weighted coverage of the question's content characters not in the passage title
-_W_TERMS = 0.7      # same for jieba terms (sentence-level IDF), title terms left out
-_W_BIGRAMS = 1.7    # character-bigram coverage of the whole question
-_W_BIGRAMS_NT = 0.3  # … of the bigrams not in the title
-_W_PREV = 1.0       # question terms missing here but found in the previous sentence (split context)
-_W_PASSAGE = 3.0    # coverage of the question by the whole passage (title + text)
-_W_LCS = 2.0        # longest common substring with the question, relative to the question's length
-_W_RANK = 2.3       # retrieval-rank prior, 1 / (1 + rank of the best passage from the same file)
-_W_TYPE = 1.25      # the sentence holds a number and the question asks for a count or a date
-
 
 def _longest_common(a: str, b: str) -> int:
     """Length of the longest common substring of a (short) and b: binary search on the length."""
@@ -98,32 +87,96 @@ def _longest_common(a: str, b: str) -> int:
     return lo
 
 
+# What a sentence that answers a kind of question tends to say: (question pattern, sentence pattern).
+# "为什么…" is answered by 因为/由于/因此…, "…又名什么" by 又称/别称…, "…怎么死的" by 卒/逝世/被杀….
+# Generic Chinese phrasing, one feature ("cue") whose weight is fitted with the others.
+_ANSWER_CUES = tuple((re.compile(q), re.compile(s)) for q, s in (
+    (r"为什么|为何|原因|何故|怎么会", r"因为|由于|因此|所以|为了|原因|导致|因而|故|以致|使得|鉴于"),
+    (r"别名|又名|又称|别称|俗称|简称|称为|称作|叫什么|叫做|被称|之称|昵称|名称|名字|称之为|称呼",
+     r"又名|又称|别称|别名|亦称|也称|简称|俗称|称为|称作|名为|叫做|之称|昵称|被称|译名|统称|通称"),
+    (r"哪里|哪儿|何地|什么地方|位于|哪个地方|在哪|地理位置|何处|哪个国家|哪个城市",
+     r"位于|地处|坐落|[省市县州国区岛镇]"),
+    (r"谁|哪位|何人|什么人", r"·|[\u4e00-\u9fff](?:先生|女士|教授|博士|皇帝|国王)|由[\u4e00-\u9fff]{2,4}(?:创|发|建|设|提|担)"),
+    (r"怎么死|如何死|死因|怎样死|去世|逝世|死于|卒", r"死|卒|逝世|去世|病逝|遇害|被杀|杀害|驾崩|崩|薨|诛|阵亡|自尽|自杀"),
+    (r"职务|职位|担任|任职|官职", r"任|担任|出任|职|长|主任|主席|书记|委员"),
+    (r"毕业|学历|就读|大学", r"毕业|就读|大学|学院|学位|学士|硕士|博士"),
+))
+# A measure the question asks for, and the number-with-unit that gives it ("unit").
+_NUMBER = r"\d[\d.,]*\s*"
+_UNIT_CUES = tuple((re.compile(q), re.compile(s)) for q, s in (
+    (r"多高|高度|身高|海拔", _NUMBER + r"(?:米|公尺|厘米|公分|英尺|呎|毫米|千米|公里)"),
+    (r"多长|长度|多远|距离|全长", _NUMBER + r"(?:米|公尺|厘米|公分|英尺|呎|毫米|千米|公里|英里|哩)"),
+    (r"多重|重量|体重", _NUMBER + r"(?:克|千克|公斤|吨|磅|斤)"),
+    (r"面积|多大", _NUMBER + r"(?:平方|公顷|亩|英亩)"),
+    (r"几岁|多少岁|年龄|多大年纪|岁数", r"\d+\s*岁|[一二三四五六七八九十]+岁"),
+    (r"哪一年|哪年|何年|什么时候|何时|时间|年份|日期|哪一天|哪天|几月|几日",
+     r"\d{3,4}\s*年|[一二三四五六七八九十〇]{2,4}年|\d{1,2}\s*月|\d+世纪|年代"),
+    (r"多少钱|价格|多少元|费用|售价|票价|资金|投资", _NUMBER + r"(?:万|亿)?(?:元|美元|欧元|英镑|日元|港元|港币|美金)"),
+    (r"多少人|人口|几个人|多少名|人数", _NUMBER + r"(?:万|亿)?(?:人|名)"),
+))
+
+# The sentence score is a linear function of these features (sentence_features computes them):
+#   chars       IDF-weighted share of the question's content characters (not in the passage title) in the sentence
+#   terms       same for jieba terms (sentence-level IDF), title terms left out
+#   bigrams     share of the question's character bigrams not in the title
+#   previous    question terms missing here but found in the previous sentence (context split over two)
+#   passage     coverage of the question by the whole passage (title + text)
+#   common      longest common substring with the question, relative to the question's length
+#   rank        1 / (1 + retrieval rank of the best passage from the same file); chunk_rank: of this passage
+#   asks_number the question asks for a count or a date and the sentence holds a number
+#   cue, unit   the sentence has the phrasing or the measure the question type calls for (_ANSWER_CUES, _UNIT_CUES)
+#   position    place of the sentence within its passage, 0 (first) .. 1 (last)
+#   title       the sentence repeats the passage title (a lead sentence naming the subject, rarely the answer)
+#   similarity  e5 cosine of question and sentence ×10 (the index stores a vector per sentence); it carries
+#               the meaning words miss (逝世/卒) and is all there is for an English question
+FEATURES = ("chars", "terms", "bigrams", "previous", "passage", "common", "rank", "chunk_rank", "asks_number",
+            "cue", "unit", "position", "title", "similarity")
+# Fitted by `python scripts/fit_answer_weights.py` (a softmax over each question's candidate sentences, CMRC 2018
+# trial; 5-fold cross-validated top-1 accuracy printed there and in the README), rounded. WEIGHTS_LEXICAL is
+# the fit without the similarity feature, for an index without sentence vectors.
+WEIGHTS = dict(chars=2.8, terms=1.91, bigrams=2.26, previous=1.39, passage=2.1, common=1.01, rank=2.0,
+               chunk_rank=1.78, asks_number=0.61, cue=1.46, unit=1.15, position=-0.68, title=-1.0, similarity=3.47)
+WEIGHTS_LEXICAL = dict(chars=3.44, terms=1.92, bigrams=2.41, previous=0.89, passage=2.29, common=2.75, rank=2.61,
+                       chunk_rank=2.23, asks_number=0.69, cue=1.54, unit=1.34, position=-0.84, title=-0.08,
+                       similarity=0.0)
+
+
 def _asks_number(wh: str, question: str) -> bool:
     return (wh in _COUNT_WORDS or any(w in question for w in _DATE_WORDS)
             or "比例" in question or "百分" in question)
 
 
-def score_sentences(question: str, chunks: Sequence[Chunk]) -> list[SentenceHit]:
-    """Every sentence of the retrieved chunks, scored against the question, best first.
+SentenceSimilarity = Callable[[Chunk], "np.ndarray | None"]
 
-    The score is a weighted sum of generic features (weights above). Two ideas carry most of it:
-    words of the passage title (usually the article's subject, rarely repeated in the sentence that
-    answers) count at passage level, not sentence level; and weights are IDFs over the candidate
-    sentences, so words that every sentence repeats count little. `coverage` keeps the plain share of
-    the question's content (IDF-weighted terms and bigrams) found in the sentence, 0..1.
+
+def sentence_features(question: str, chunks: Sequence[Chunk],
+                      similarity: SentenceSimilarity | None = None) -> tuple[list[SentenceHit], np.ndarray]:
+    """Every answer sentence of the retrieved chunks (score 0) and its feature row (FEATURES order).
+
+    Two ideas carry the lexical part: words of the passage title (usually the article's subject, rarely
+    repeated in the sentence that answers) count at passage level, not sentence level; and weights are
+    IDFs over the candidate sentences, so words that every sentence repeats count little. `similarity`
+    gives the question's cosine with each answer sentence of a chunk (None: feature 0). `coverage` keeps
+    the plain share of the question's content (IDF-weighted terms and bigrams) found in the sentence, 0..1.
     """
     q = normalise(question)
     left, wh, right = _split_question(q)
     q_core = re.sub(r"\W+", "", left + right)
     terms = question_terms(question)
     wants_number = _asks_number(wh, q)
-    sentences = []  # (rank, chunk, index in chunk, start, end, normalised text)
+    cues = [sentence for asks, sentence in _ANSWER_CUES if asks.search(q)]
+    units = [sentence for asks, sentence in _UNIT_CUES if asks.search(q)]
+    sentences = []  # (rank, chunk, index in chunk, start, end, normalised text, similarity)
     by_chunk: dict[int, list[str]] = {}
     for rank, chunk in enumerate(chunks):
+        spans = answer_sentences(chunk.text)
+        cosines = similarity(chunk) if similarity else None
+        if cosines is None or len(cosines) != len(spans):
+            cosines = np.zeros(len(spans), np.float32)
         texts = by_chunk.setdefault(rank, [])
-        for i, (start, end) in enumerate(split_sentences(chunk.text)):
+        for i, (start, end) in enumerate(spans):
             texts.append(normalise(chunk.text[start:end]))
-            sentences.append((rank, chunk, i, start, end, texts[-1]))
+            sentences.append((rank, chunk, i, start, end, texts[-1], float(cosines[i])))
     n = len(sentences) or 1
     term_w = {t: math.log(1 + n / (1 + sum(t in s[5] for s in sentences))) for t in terms}
     char_df: dict[str, int] = {}
@@ -137,44 +190,57 @@ def score_sentences(question: str, chunks: Sequence[Chunk]) -> list[SentenceHit]
     source_rank: dict[str, int] = {}
     for rank, chunk in enumerate(chunks):
         source_rank.setdefault(chunk.source, rank)
-    hits = []
-    passage_cover: dict[int, float] = {}
-    for rank, chunk, i, start, end, sentence in sentences:
-        if rank not in passage_cover:
+    hits, rows = [], []
+    per_chunk: dict[int, tuple] = {}
+    for rank, chunk, i, start, end, sentence, cosine in sentences:
+        if rank not in per_chunk:
             title = normalise(chunk.title)
             passage = title + normalise(chunk.text)
-            passage_cover[rank] = sum(w for t, w in chunk_w.items() if t in passage) / chunk_total
             nt_terms = {t: w for t, w in term_w.items() if t not in title}
-            nt_total = sum(nt_terms.values()) or 1.0
-            nt_bigrams = {b for b in q_bigrams if b not in title}
             q_chars = {ch for ch in q_core if ch not in title and ch not in _STOP_CHARS}
             char_w = {ch: math.log(1 + n / (1 + char_df.get(ch, 0))) for ch in q_chars}
-            char_total = sum(char_w.values()) or 1.0
-        term_cover = sum(w for t, w in term_w.items() if t in sentence) / term_total
+            per_chunk[rank] = (title, sum(w for t, w in chunk_w.items() if t in passage) / chunk_total,
+                               nt_terms, sum(nt_terms.values()) or 1.0, {b for b in q_bigrams if b not in title},
+                               char_w, sum(char_w.values()) or 1.0)
+        title, passage_cover, nt_terms, nt_total, nt_bigrams, char_w, char_total = per_chunk[rank]
         bigrams = _bigrams(sentence)
+        count = len(by_chunk[rank])
+        previous = by_chunk[rank][i - 1] if i > 0 else ""
+        rows.append((
+            sum(w for ch, w in char_w.items() if ch in sentence) / char_total,
+            sum(w for t, w in nt_terms.items() if t in sentence) / nt_total,
+            len(nt_bigrams & bigrams) / (len(nt_bigrams) or 1),
+            sum(w for t, w in term_w.items() if t in previous and t not in sentence) / term_total,
+            passage_cover,
+            _longest_common(q_core, sentence) / (len(q_core) or 1),
+            1 / (1 + source_rank[chunk.source]),
+            1 / (1 + rank),
+            float(wants_number and bool(_DIGITS.search(sentence))),
+            float(any(c.search(sentence) for c in cues)),
+            float(any(u.search(sentence) for u in units)),
+            i / max(1, count - 1),
+            float(bool(title) and title in sentence),
+            10 * cosine,
+        ))
+        term_cover = sum(w for t, w in term_w.items() if t in sentence) / term_total
         bigram_cover = len(q_bigrams & bigrams) / (len(q_bigrams) or 1)
-        features = (
-            _W_CHARS * sum(w for ch, w in char_w.items() if ch in sentence) / char_total
-            + _W_TERMS * sum(w for t, w in nt_terms.items() if t in sentence) / nt_total
-            + _W_BIGRAMS * bigram_cover
-            + _W_BIGRAMS_NT * len(nt_bigrams & bigrams) / (len(nt_bigrams) or 1)
-            + _W_PASSAGE * passage_cover[rank]
-            + _W_LCS * _longest_common(q_core, sentence) / (len(q_core) or 1)
-            + _W_RANK / (1 + source_rank[chunk.source])
-        )
-        if i > 0:
-            previous = by_chunk[rank][i - 1]
-            features += _W_PREV * sum(w for t, w in term_w.items() if t in previous and t not in sentence) / term_total
-        if wants_number and _DIGITS.search(sentence):
-            features += _W_TYPE
-        coverage = 0.6 * term_cover + 0.4 * bigram_cover
-        hits.append(SentenceHit(chunk, rank, start, end, features, coverage))
-    return sorted(hits, key=lambda h: (-h.score, h.rank, h.start))
+        hits.append(SentenceHit(chunk, rank, start, end, 0.0, 0.6 * term_cover + 0.4 * bigram_cover))
+    return hits, np.asarray(rows, np.float32).reshape(len(rows), len(FEATURES))
+
+
+def score_sentences(question: str, chunks: Sequence[Chunk],
+                    similarity: SentenceSimilarity | None = None) -> list[SentenceHit]:
+    """Every answer sentence of the retrieved chunks, scored against the question, best first."""
+    hits, rows = sentence_features(question, chunks, similarity)
+    weights = WEIGHTS if similarity else WEIGHTS_LEXICAL
+    scores = rows @ np.array([weights[name] for name in FEATURES], np.float32)
+    scored = [replace(hit, score=float(score)) for hit, score in zip(hits, scores)]
+    return sorted(scored, key=lambda h: (-h.score, h.rank, h.start))
 
 
 # A neighbouring sentence of the same passage joins the answer when it scores within this margin of the
-# best one (the question's content split across two sentences): CMRC sentence hit +1.6 points for
-# +5 % answer length.
+# best one (the question's content split across two sentences). CMRC sentence hit by margin: 0 → 0.833,
+# 1.0 → 0.848, 2.0 → 0.855, for mean answers of 58 / 61 / 65 characters; 1.0 keeps answers short.
 WINDOW_MARGIN = 1.0
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

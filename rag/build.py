@@ -11,7 +11,7 @@ from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
 from rag.errors import CorpusError
 from rag.index import (
     FORMAT, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
-    now_iso, passage_text, read_manifest, versions, write_index,
+    now_iso, passage_text, read_manifest, sentence_texts, versions, write_index,
 )
 from rag.lexical import tokenize_many
 from rag.types import Chunk
@@ -38,35 +38,45 @@ def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fing
         "format": FORMAT, "embedder": embedder.name, "embedder_spec": config.embedder, "dim": embedder.dim,
         "chunking": config.chunking(), "corpus_dir": str(config.corpus_dir),
         "corpus_hash": corpus_hash(fingerprint), "corpus_files": fingerprint, "added": added,
-        "articles": articles, "chunks": len(chunks), "built_at": now_iso(), "versions": versions(),
+        "articles": articles, "chunks": len(chunks), "sentences": len(sentence_texts(chunks)),
+        "built_at": now_iso(), "versions": versions(),
     }
 
 
 def embed_and_write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
-    """Embed the chunks (reusing `cache`), tokenize them, and write the index atomically (caller holds the lock)."""
+    """Embed the chunks and their answer sentences (reusing `cache`), tokenize the chunks, and write the
+    index atomically (caller holds the lock). Returns how many chunks needed the embedder."""
     started = time.perf_counter()
     texts = [passage_text(chunk) for chunk in chunks]
-    bar = _bar(len(texts), "embedding", progress)
+    bar = _bar(len(texts), "embedding passages", progress)
     vectors, embedded = embed_with_cache(embedder, texts, cache, config.batch_size, bar.update if bar else None)
     if bar:
         bar.close()
     stages["embed"] = time.perf_counter() - started
+    # A vector per answer sentence lets the answer step weigh meaning, not only shared words.
+    started = time.perf_counter()
+    sentences = sentence_texts(chunks)
+    bar = _bar(len(sentences), "embedding sentences", progress, unit="sentence")
+    sentence_vectors, _ = embed_with_cache(embedder, sentences, cache, config.batch_size, bar.update if bar else None)
+    if bar:
+        bar.close()
+    stages["embed_sentences"] = time.perf_counter() - started
     started = time.perf_counter()
     tokens = tokenize_many([passage_text(chunk) for chunk in chunks])
     stages["tokenize"] = time.perf_counter() - started
     started = time.perf_counter()
     manifest = _manifest(config, embedder, chunks, articles, fingerprint, added)
-    write_index(config.index_dir, manifest, chunks, sources, vectors, tokens)
+    write_index(config.index_dir, manifest, chunks, sources, vectors, tokens, sentence_vectors)
     stages["write"] = time.perf_counter() - started
     return embedded
 
 
-def _bar(total: int, desc: str, progress: bool):
+def _bar(total: int, desc: str, progress: bool, unit: str = "chunk"):
     if not progress:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="chunk", leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
 
 def build_index(config: Config, embedder=None, progress: bool = False) -> BuildReport:

@@ -22,14 +22,16 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rag import __version__
+from rag.chunking import answer_sentences
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.types import Chunk
 
-FORMAT = 1
+FORMAT = 2  # 2: a vector per answer sentence (sentences.npy)
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 SOURCES = "sources.json"
 VECTORS = "vectors.npy"
+SENTENCES = "sentences.npy"  # one e5 vector per answer sentence of each chunk, in chunk order
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
 # Up to this many chunks FAISS searches exhaustively. Measured (docs/bench.md, 2 busy shared cores): a flat
@@ -52,6 +54,11 @@ def corpus_hash(fingerprint: dict[str, str]) -> str:
 def passage_text(chunk: Chunk) -> str:
     """What the embedder sees: the article title gives each passage its context."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def sentence_texts(chunks: Sequence[Chunk]) -> list[str]:
+    """The answer sentences of every chunk, in chunk order: the rows of sentences.npy."""
+    return [chunk.text[start:end] for chunk in chunks for start, end in answer_sentences(chunk.text)]
 
 
 def versions() -> dict[str, str]:
@@ -150,7 +157,7 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], sources: dict[str, str],
-                vectors: np.ndarray, token_lists: list[list[str]]) -> None:
+                vectors: np.ndarray, token_lists: list[list[str]], sentence_vectors: np.ndarray) -> None:
     """Write every file to a temporary sibling, then swap it in (the caller holds build_lock)."""
     import faiss
 
@@ -163,6 +170,7 @@ def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], source
             handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
     (staging / SOURCES).write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
     np.save(staging / VECTORS, vectors.astype(np.float16))  # half precision: half the disk, same ranking
+    np.save(staging / SENTENCES, sentence_vectors.astype(np.float16))
     faiss.write_index(make_faiss_index(vectors), str(staging / DENSE))
     make_bm25(token_lists).save(str(staging / BM25_DIR))
     # The manifest goes last: a folder without one is never taken for a finished index.
@@ -227,6 +235,7 @@ class Index:
     sources: dict[str, str]
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
+    sentence_vectors: np.ndarray | None = None  # rows: sentence_texts(chunks); None in synthetic benchmarks
 
     @classmethod
     def load(cls, index_dir: Path, embedder_name: str | None = None) -> "Index":
@@ -257,6 +266,8 @@ class Index:
             dense = faiss.read_index(str(current))
             current = index_dir / BM25_DIR
             bm25 = bm25s.BM25.load(str(current))
+            current = index_dir / SENTENCES
+            sentence_vectors = np.load(current)
         except Exception as error:  # truncated JSON, corrupt FAISS or BM25 files all get the same fix
             raise IndexCorrupt(f"{current} is damaged ({type(error).__name__}: {error}): {fix}") from None
         if len(chunks) != manifest.get("chunks"):
@@ -265,7 +276,11 @@ class Index:
         if dense.ntotal != len(chunks) or dense.d != manifest.get("dim"):
             raise IndexCorrupt(f"{index_dir / DENSE} holds {dense.ntotal} vectors of dimension {dense.d}, expected "
                                f"{len(chunks)} of dimension {manifest.get('dim')} ({index_dir / MANIFEST}): {fix}")
-        return cls(index_dir, manifest, chunks, sources, dense, bm25)
+        sentences = sum(len(answer_sentences(c.text)) for c in chunks)
+        if sentence_vectors.shape != (sentences, manifest.get("dim")):
+            raise IndexCorrupt(f"{index_dir / SENTENCES} holds {sentence_vectors.shape[0]} vectors of dimension "
+                               f"{sentence_vectors.shape[-1]}, expected {sentences} of dimension {manifest.get('dim')}: {fix}")
+        return cls(index_dir, manifest, chunks, sources, dense, bm25, sentence_vectors)
 
     def article_text(self, chunk: Chunk) -> str:
         """The original text of the whole article a chunk belongs to (from its first to its last chunk)."""
@@ -279,6 +294,21 @@ class Index:
             self.__dict__["_article_spans"] = spans
         start, end = spans.get((chunk.source, chunk.article), (chunk.start, chunk.end))
         return self.sources.get(chunk.source, "")[start:end]
+
+    def sentence_similarity(self, chunk: Chunk, query_vector: np.ndarray) -> np.ndarray | None:
+        """Cosine of the query with each answer sentence of the chunk (None if the index has no such vectors)."""
+        rows = self.__dict__.get("_sentence_rows")
+        if rows is None:
+            rows, row = {}, 0
+            for c in self.chunks:
+                count = len(answer_sentences(c.text))
+                rows[c.id] = (row, row + count)
+                row += count
+            self.__dict__["_sentence_rows"] = rows
+        if self.sentence_vectors is None or chunk.id not in rows:
+            return None
+        start, end = rows[chunk.id]
+        return self.sentence_vectors[start:end].astype(np.float32) @ np.asarray(query_vector, np.float32)
 
     def original_text(self, chunk: Chunk) -> str:
         """The passage exactly as it stands in the original file."""
@@ -318,7 +348,8 @@ def embed_with_cache(
 ) -> tuple[np.ndarray, int]:
     """Embed passages, reusing vectors cached by (model, text hash); returns (vectors, how many were new)."""
     keys = [text_hash(embedder.name + "\x1f" + text) for text in texts]
-    missing = sorted({i for i, key in enumerate(keys) if key not in cache}, key=lambda i: len(texts[i]))
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}  # a repeated text is embedded once
+    missing = sorted((i for key, i in first.items() if key not in cache), key=lambda i: len(texts[i]))
     # Batches of similar length waste less padding.
     for start in range(0, len(missing), batch_size):
         batch = missing[start:start + batch_size]
@@ -342,11 +373,16 @@ def cache_from_index(index_dir: Path, embedder_name: str) -> dict[str, np.ndarra
         vectors = np.load(Path(index_dir) / VECTORS).astype(np.float32)
         with open(Path(index_dir) / CHUNKS, encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+        sentence_vectors = np.load(Path(index_dir) / SENTENCES).astype(np.float32)
     except Exception:  # no usable previous index: everything is embedded afresh
         return {}
     if len(chunks) != len(vectors):
         return {}
-    return {text_hash(embedder_name + "\x1f" + passage_text(c)): v for c, v in zip(chunks, vectors)}
+    cache = {text_hash(embedder_name + "\x1f" + passage_text(c)): v for c, v in zip(chunks, vectors)}
+    sentences = sentence_texts(chunks)
+    if len(sentences) == len(sentence_vectors):
+        cache.update((text_hash(embedder_name + "\x1f" + text), v) for text, v in zip(sentences, sentence_vectors))
+    return cache
 
 
 def now_iso() -> str:

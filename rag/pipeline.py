@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rag.answer import answer_window, lexical_question, score_sentences, short_span
+from rag.answer import SentenceSimilarity, answer_window, lexical_question, score_sentences, short_span
 from rag.config import Config
 from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
@@ -100,7 +100,9 @@ class Pipeline:
         vector = self.embedder.embed_queries([query_text(resolved)])[0]
         chunks = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
         answer = extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
-                                source_text=self.index.article_text)
+                                source_text=self.index.article_text,
+                                similarity=(lambda chunk: self.index.sentence_similarity(chunk, vector))
+                                if self.index.sentence_vectors is not None else None)
         if self.reader is not None and not answer.abstained:  # the reader picks the span, not whether to answer
             from rag.reader import reader_answer
 
@@ -109,14 +111,15 @@ class Pipeline:
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
-                   notes: tuple[str, ...] = (), source_text: Callable[[Chunk], str] | None = None) -> Answer:
+                   notes: tuple[str, ...] = (), source_text: Callable[[Chunk], str] | None = None,
+                   similarity: SentenceSimilarity | None = None) -> Answer:
     """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention.
 
     `threshold` is the least lexical coverage (share of the question's content found in one sentence)
     needed to answer (Config.abstain_threshold; ≤ 0 never abstains). Questions without Chinese text are
     not judged by lexical coverage (an English question shares no words with the Chinese articles).
     """
-    hits = score_sentences(resolved, chunks)
+    hits = score_sentences(resolved, chunks, similarity)
     coverage = max((h.coverage for h in hits), default=0.0)
     unsure = lexical_question(resolved) and coverage < threshold
     if hits and not unsure and threshold > 0:

@@ -76,14 +76,14 @@ class Reader:
 
 def reader_answer(reader: Reader, question: str, resolved: str, chunks, k: int, notes: tuple[str, ...] = ()):
     """The reader's best span over the top passages, inside its sentence, as an Answer (offsets into the file)."""
-    from rag.chunking import split_sentences
+    from rag.chunking import answer_sentences
     from rag.types import Answer
 
     spans = [(reader.read(resolved, chunk.text), chunk) for chunk in chunks[:3]]
     span, chunk = max(spans, key=lambda pair: pair[0].score)
     if not span.text.strip():
         return None
-    start, end = next(((a, b) for a, b in split_sentences(chunk.text) if a <= span.start < b), (span.start, span.end))
+    start, end = next(((a, b) for a, b in answer_sentences(chunk.text) if a <= span.start < b), (span.start, span.end))
     end = max(end, span.end)
     citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
     return Answer(

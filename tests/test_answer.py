@@ -1,7 +1,9 @@
 """Fast tests of the extractive answer stage on hand-made Chinese sentences (no model, no index)."""
 from __future__ import annotations
 
-from rag.answer import answer_window, score_sentences, short_span
+import numpy as np
+
+from rag.answer import FEATURES, WEIGHTS, WEIGHTS_LEXICAL, answer_window, score_sentences, sentence_features, short_span
 from rag.config import Config
 from rag.pipeline import NO_ANSWER, extract_answer
 
@@ -95,3 +97,40 @@ def test_place_names_drop_administrative_suffix():
     from rag.lexical import place_names
 
     assert "平度" in place_names("平度市累计建成了多少万亩高标准农田")
+
+
+def test_features_one_row_per_answer_sentence_in_feature_order():
+    hits, rows = sentence_features("黄鳍紫鱼体长多少？", [PASSAGE])
+    assert rows.shape == (len(hits), len(FEATURES)) and set(WEIGHTS) == set(WEIGHTS_LEXICAL) == set(FEATURES)
+    assert all(h.score == 0 for h in hits) and rows[:, FEATURES.index("similarity")].tolist() == [0] * len(hits)
+
+
+def test_answer_sentence_runs_over_semicolons():
+    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。", title="假苹婆")
+    best = score_sentences("假苹婆的花是什么样的？", [flower])[0]
+    assert flower.text[best.start:best.end] == "花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。"
+
+
+def test_similarity_picks_the_sentence_when_no_words_are_shared():
+    """An English question shares no words with the passage: the sentence vectors decide."""
+    sentences = ["黄鳍紫鱼分布于印度洋。", "体长可达50公分。", "栖息在珊瑚礁区。"]
+    passage = chunk("".join(sentences), title="黄鳍紫鱼")
+    cosines = {0: [0.80, 0.86, 0.81]}
+    hits = score_sentences("How long does it grow?", [passage], lambda c: np.array(cosines[0]))
+    assert passage.text[hits[0].start:hits[0].end] == "体长可达50公分。"
+    # A similarity function that has nothing for a chunk (None or the wrong length) leaves the feature at 0.
+    for nothing in (None, np.zeros(1)):
+        _, rows = sentence_features("How long?", [passage], lambda c: nothing)
+        assert not rows[:, FEATURES.index("similarity")].any()
+
+
+def test_question_type_cues():
+    """"Why" is answered by a sentence with 因为/由于…, "how tall" by a number with a length unit."""
+    passage = chunk("鸡毛松是纽西兰特有种。树高可达55米，木材可制矛。毛利人称它为卡希卡提亚。", title="纽西兰鸡毛松")
+    hits, rows = sentence_features("纽西兰鸡毛松有多高？", [passage])
+    unit = rows[:, FEATURES.index("unit")]
+    assert [passage.text[h.start:h.end] for h, u in zip(hits, unit) if u] == ["树高可达55米，木材可制矛。"]
+    best = score_sentences("纽西兰鸡毛松有多高？", [passage])[0]
+    assert passage.text[best.start:best.end] == "树高可达55米，木材可制矛。"
+    hits, rows = sentence_features("为什么称它为笨蛋水果？", [chunk("维生素C含量高。因此它被称为笨蛋水果。")])
+    assert rows[:, FEATURES.index("cue")].tolist() == [0.0, 1.0]

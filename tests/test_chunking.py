@@ -1,4 +1,4 @@
-from rag.chunking import chunk_articles, split_sentences
+from rag.chunking import answer_sentences, chunk_articles, split_sentences
 from rag.corpus import load_corpus
 
 
@@ -6,6 +6,12 @@ def test_sentences_keep_closing_quotes():
     text = "他说：“好。”然后走了！真的吗？是的……"
     parts = [text[a:b] for a, b in split_sentences(text)]
     assert parts == ["他说：“好。”", "然后走了！", "真的吗？", "是的……"]
+
+
+def test_chunks_cut_at_semicolons_answers_do_not():
+    text = "花为圆锥花序；花淡红色。果期秋季"
+    assert [text[a:b] for a, b in split_sentences(text)] == ["花为圆锥花序；", "花淡红色。", "果期秋季"]
+    assert [text[a:b] for a, b in answer_sentences(text)] == ["花为圆锥花序；花淡红色。", "果期秋季"]
 
 
 def test_decimal_point_is_not_a_sentence_end():

