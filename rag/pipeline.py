@@ -133,7 +133,7 @@ def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, th
                       score=coverage, citations=tuple(chunks[:k]), notes=notes)
     best = hits[0]
     chunk = best.chunk
-    start, end = answer_window(hits)
+    start, end = answer_window(hits, resolved)
     text = chunk.text[start:end]
     sentence = chunk.text[best.start:best.end]
     a, b = short_span(resolved, sentence)

@@ -134,3 +134,20 @@ def test_question_type_cues():
     assert passage.text[best.start:best.end] == "树高可达55米，木材可制矛。"
     hits, rows = sentence_features("为什么称它为笨蛋水果？", [chunk("维生素C含量高。因此它被称为笨蛋水果。")])
     assert rows[:, FEATURES.index("cue")].tolist() == [0.0, 1.0]
+
+
+def test_window_joins_the_reason_before_a_sentence_that_links_back():
+    passage = chunk("猴面包树原产非洲。果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。", title="猴面包树")
+    hits = score_sentences("为什么称猴面包树为笨蛋水果？", [passage])
+    assert passage.text[hits[0].start:hits[0].end] == "因此它被称为笨蛋水果。"
+    start, end = answer_window(hits, "为什么称猴面包树为笨蛋水果？")
+    assert passage.text[start:end] == "果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。"
+
+
+def test_window_is_wider_for_descriptive_questions():
+    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。果期秋季。", title="假苹婆")
+    hits = score_sentences("假苹婆的花是什么颜色？", [flower])
+    assert flower.text[hits[0].start:hits[0].end] == "花淡红色，无花冠，花萼5裂。"
+    assert answer_window(hits, "假苹婆的花是什么颜色？", margin=0.0) == (hits[0].start, hits[0].end)
+    start, end = answer_window(hits, "假苹婆的花有什么特点？", margin=0.0)
+    assert flower.text[start:end] == "花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。"
