@@ -395,7 +395,7 @@ def scale_build(n: int, workdir: Path, index_dir: Path, queries: Path, ann: bool
     """(subprocess) Build the synthetic corpus of n chunks, save FAISS + BM25 + texts, check recall."""
     import faiss
 
-    from rag.index import BM25_DIR, DENSE, EXACT_SEARCH_LIMIT, make_bm25, make_faiss_index
+    from rag.index import BM25_DIR, DENSE, EXACT_SEARCH_LIMIT, SENTENCES, make_bm25, make_faiss_index
 
     workdir = Path(workdir)
     out: dict = {"chunks": n}
@@ -424,10 +424,13 @@ def scale_build(n: int, workdir: Path, index_dir: Path, queries: Path, ann: bool
             handle.write("".join(tokens).replace("\n", " ") + "\n")
     out["texts_save_s"] = round(time.perf_counter() - started, 2)
     del token_lists
+    started = time.perf_counter()
+    out["sentences"] = _synthetic_sentence_vectors(workdir, vectors)
+    out["sentences_save_s"] = round(time.perf_counter() - started, 2)
     out["build_s"] = round(out["faiss_build_s"] + out["faiss_save_s"] + out["bm25_build_s"] + out["bm25_save_s"]
                            + out["texts_save_s"], 2)
     out["disk_bytes"] = {"faiss": _folder_bytes(workdir / DENSE), "bm25": _folder_bytes(workdir / BM25_DIR),
-                         "texts": _folder_bytes(workdir / "texts.txt")}
+                         "texts": _folder_bytes(workdir / "texts.txt"), "sentences": _folder_bytes(workdir / SENTENCES)}
     real, synthetic, _ = _load_queries(queries)
     exact_real = faiss.knn(real, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
     exact_syn = faiss.knn(synthetic, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
@@ -444,6 +447,26 @@ def scale_build(n: int, workdir: Path, index_dir: Path, queries: Path, ann: bool
         out["ann"] = _compare_indexes(vectors, real, synthetic, exact_real, exact_syn, dense)
     out["peak_rss_bytes"] = _proc_status("VmHWM")
     return out
+
+
+def _synthetic_sentence_vectors(workdir: Path, vectors: np.ndarray, seed: int = 0) -> int:
+    """sentences.npy + sentence_rows.npy as a real index has them: 2-6 sentences a chunk (the seeds average
+    3.1, CMRC 4.5), float16, each its chunk's vector plus noise. Written in blocks: never all in memory."""
+    from rag.index import SENTENCE_ROWS, SENTENCES
+
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([[0], np.cumsum(rng.integers(2, 7, len(vectors)))]).astype(np.int64)
+    np.save(workdir / SENTENCE_ROWS, rows)
+    out = np.lib.format.open_memmap(workdir / SENTENCES, mode="w+", dtype=np.float16,
+                                    shape=(int(rows[-1]), vectors.shape[1]))
+    for start in range(0, len(vectors), 100_000):
+        end = min(len(vectors), start + 100_000)
+        owner = np.repeat(np.arange(start, end), np.diff(rows[start:end + 1]))
+        block = vectors[owner] + rng.normal(0, 0.02, (len(owner), vectors.shape[1])).astype(np.float32)
+        out[rows[start]:rows[end]] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    out.flush()
+    del out
+    return int(rows[-1])
 
 
 def _compare_indexes(vectors, real, synthetic, exact_real, exact_syn, chosen) -> list[dict]:
@@ -508,7 +531,7 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     import faiss
 
     from rag.config import Config
-    from rag.index import BM25_DIR, DENSE, Index
+    from rag.index import BM25_DIR, DENSE, SENTENCE_ROWS, SENTENCES, Index
     from rag.lexical import _jieba
     from rag.retrieval import retrieve
     from rag.types import Chunk
@@ -525,7 +548,9 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     bm25 = bm25s.BM25.load(str(workdir / BM25_DIR))
     texts = (workdir / "texts.txt").read_text(encoding="utf-8").split("\n")[:-1]
     out["load_s"] = round(time.perf_counter() - started, 2)
-    index = Index(workdir, {}, _LazyChunks(texts), {}, dense, bm25)
+    # As Index.load does: the sentence vectors memory-mapped, their row offsets read.
+    index = Index(workdir, {}, _LazyChunks(texts), {}, dense, bm25,
+                  np.load(workdir / SENTENCES, mmap_mode="r"), np.load(workdir / SENTENCE_ROWS))
     out["rss_after_load_bytes"] = _proc_status("VmRSS")
     out["rss_index_bytes"] = out["rss_after_load_bytes"] - rss_start
     real, synthetic, questions = _load_queries(queries)
@@ -535,13 +560,16 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     # Warm-up: first calls fault the index pages in.
     for i in plan[:3]:
         retrieve(index, real[i], questions[i], config, k=k)
-    times: dict[str, list[float]] = {"dense": [], "bm25": [], "fusion": [], "retrieval": []}
+    times: dict[str, list[float]] = {"dense": [], "bm25": [], "fusion": [], "retrieval": [], "sentences": []}
     for i in plan:
         stages: dict[str, float] = {}
-        _, t = _timed(retrieve, index, real[i], questions[i], config, k, timings=stages)
+        chunks, t = _timed(retrieve, index, real[i], questions[i], config, k, timings=stages)
         for stage, seconds in stages.items():
             times[stage].append(_ms(seconds))
         times["retrieval"].append(_ms(t))
+        # The answer step's read of the retrieved passages' sentence vectors (pages come from disk on a miss).
+        _, t = _timed(lambda: [index.sentence_similarity(c, real[i]) for c in chunks])
+        times["sentences"].append(_ms(t))
     out["latency"] = {name: _stats(values) for name, values in times.items()}
     out["peak_rss_bytes"] = _proc_status("VmHWM")
     # What a real Index.load adds: one Chunk object per passage. Measured on up to 100k, per chunk.
@@ -816,12 +844,15 @@ def format_markdown(r: dict) -> str:
             lat = x["serve"]["latency"]
             rows.append([f"{x['chunks']:,}", x["faiss_type"], lat["retrieval"]["p50_ms"], lat["retrieval"]["p95_ms"],
                          lat["dense"]["p50_ms"], lat["bm25"]["p50_ms"], lat["fusion"]["p50_ms"],
+                         f"{lat['sentences']['p50_ms']} / {lat['sentences']['p95_ms']}",
                          _gib(x["serve"]["peak_rss_bytes"]), _gib(x["peak_rss_bytes"]),
                          _mib(x["disk_bytes"]["faiss"]), _mib(x["disk_bytes"]["bm25"]), _mib(x["disk_bytes"]["texts"]),
+                         _mib(x["disk_bytes"]["sentences"]),
                          x["faiss_build_s"], x["bm25_build_s"], x["build_s"], x["recall@10_real"],
                          x["recall@10_synthetic"]])
         lines += _table(["chunks", "FAISS", "retrieval p50 ms", "p95 ms", "dense p50", "BM25 p50", "fusion p50",
-                         "serve peak RSS GiB", "build peak RSS GiB", "FAISS MiB", "BM25 MiB", "texts MiB",
+                         "sentence vectors p50 / p95", "serve peak RSS GiB", "build peak RSS GiB", "FAISS MiB",
+                         "BM25 MiB", "texts MiB", "sentences MiB",
                          "FAISS build s", "BM25 build s", "build+save s", "recall@10 real q", "recall@10 synth q"], rows)
         g = s["growth_exponent"]
         lines += ["", "Growth (exponent e in cost ∝ n^e between consecutive sizes; 1 = linear): "
@@ -838,7 +869,8 @@ def format_markdown(r: dict) -> str:
                   f"{_yes(t['retrieval_p50_met'])}; serving peak RSS {t['serve_peak_rss_gib']} GiB ≤ {TARGET_RSS_GIB:.0f} GiB "
                   f"{_yes(t['serve_peak_rss_met'])}; recall@10 vs exact {t['recall@10_real']} (real questions) / "
                   f"{t['recall@10_synthetic']} (synthetic queries) ≥ {TARGET_RECALL} {_yes(t['recall_met'])}.",
-                  f"Serving holds FAISS + BM25 + the passage texts; a real `Index.load` also makes one `Chunk` object "
+                  f"Serving holds FAISS + BM25 + the passage texts and memory-maps the sentence vectors (only the "
+                  f"pages of retrieved passages are read); a real `Index.load` also makes one `Chunk` object "
                   f"per passage, measured at {per_chunk} bytes each here (≈ {_gib(per_chunk * t['chunks'])} GiB more at "
                   f"{t['chunks']:,} chunks), plus sources.json.", ""]
         ann = [x for x in s["results"] if "ann" in x]

@@ -310,14 +310,10 @@ class Index:
 
     def sentence_similarity(self, chunk: Chunk, query_vector: np.ndarray) -> np.ndarray | None:
         """Cosine of the query with each answer sentence of the chunk (None if the index has no such vectors)."""
-        if self.sentence_vectors is None or self.sentence_rows is None:
+        i = chunk.index_row
+        if self.sentence_vectors is None or self.sentence_rows is None or not 0 <= i < len(self.chunks) \
+                or self.chunks[i].id != chunk.id:  # a chunk not retrieved from this index
             return None
-        position = self.__dict__.get("_position")
-        if position is None:  # chunk id → position (retrieval hands out copies with scores attached)
-            position = self.__dict__["_position"] = {c.id: i for i, c in enumerate(self.chunks)}
-        if chunk.id not in position:
-            return None
-        i = position[chunk.id]
         rows = self.sentence_vectors[self.sentence_rows[i]:self.sentence_rows[i + 1]]
         return np.asarray(rows, np.float32) @ np.asarray(query_vector, np.float32)
 

@@ -52,7 +52,7 @@ def retrieve(index: Index, query_vector: np.ndarray, question: str, config: Conf
         fused = {int(d): float(s) for d, s in zip(lexical_ids, lexical_scores)}
     else:
         fused = rrf([dense_ids, lexical_ids], [config.dense_weight, lexical_weight], config.rrf_k)
-    chunks = [replace(index.chunks[doc], score=score) for doc, score in top_k(fused, k)]
+    chunks = [replace(index.chunks[doc], score=score, index_row=doc) for doc, score in top_k(fused, k)]
     if timings is not None:
         timings.update(dense=dense_done - started, bm25=lexical_done - dense_done, fusion=clock() - lexical_done)
     return chunks

@@ -30,6 +30,8 @@ class Chunk:
     article: int = 0  # article number within the source file
     score: float | None = None
     id: str = ""
+    # Position in the loaded index, set by retrieval (with the score): finds the chunk's sentence vectors.
+    index_row: int = field(default=-1, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
