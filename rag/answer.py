@@ -317,9 +317,55 @@ def _find_right_anchor(right: str, sentence: str, after: int) -> tuple[int, int]
     return best
 
 
+_ASKS_PERSON = re.compile(r"谁|哪位|何人|什么人")
+_ASKS_TITLE = re.compile(r"哪一?[部本张首篇套出]|什么(?:书|电影|歌|专辑|作品|小说|杂志|报纸|节目|剧|游戏|著作)")
+_WORK_TITLE = re.compile(r"《[^《》]{1,40}》")
+# A number range is one answer: 100米至2,800米, 5~32公里, 1984年10月7日至1985年9月29日.
+_RANGE_TAIL = re.compile(r"(?:至|到|~|～|-|－|—)")
+
+
+def person_spans(sentence: str) -> list[tuple[int, int]]:
+    """Person names by jieba's part-of-speech tags (nr*), names joined by · kept whole (保罗·塞里诺)."""
+    from rag.lexical import _jieba
+
+    _jieba()
+    import jieba.posseg
+
+    spans, pos, current = [], 0, None
+    for token in jieba.posseg.cut(sentence):
+        end = pos + len(token.word)
+        if token.flag.startswith("nr") or (token.word in "·•‧" and current):
+            current = (current[0], end) if current else (pos, end)
+        else:
+            if current:
+                spans.append(current)
+            current = None
+        pos = end
+    if current:
+        spans.append(current)
+    return [(a, b) for a, b in spans if sentence[b - 1] not in "·•‧" and b - a >= 2]
+
+
+def _extend_range(sentence: str, end: int, pattern: re.Pattern) -> int:
+    """End of `X至Y` when a second value of the same kind follows the first (X ends at `end`)."""
+    tail = _RANGE_TAIL.match(sentence, end)
+    if tail:
+        second = pattern.match(sentence, tail.end())
+        if second and second.end() > tail.end() and re.search(r"\d|[一二三四五六七八九十]", second.group()):
+            return second.end()
+    return end
+
+
 def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tuple[int, int]]:
+    if _ASKS_TITLE.search(question):
+        spans = [m.span() for m in _WORK_TITLE.finditer(sentence)]
+        if spans:
+            return spans
+    if _ASKS_PERSON.search(question):
+        return person_spans(sentence)
     if any(w in question for w in _DATE_WORDS):
-        spans = [m.span() for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
+        spans = [(m.start(), _extend_range(sentence, m.end(), _DATE_SPAN))
+                 for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
         if spans:
             return spans
     if wh in _COUNT_WORDS or "比例" in question or "百分" in question:
@@ -335,6 +381,10 @@ def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tupl
                     if sentence.startswith(unit.group()[:size], end):
                         end += size
                         break
+            # A unit in Latin letters (4.7 GHz, 2cm), or a range (100米至2,800米).
+            latin = re.match(r" ?[A-Za-z]{1,4}\b", sentence[end:]) if m.group()[-1:].isdigit() else None
+            end += latin.end() if latin else 0
+            end = _extend_range(sentence, end, _NUMBER_SPAN)
             if wh == "第几" and sentence[max(0, start - 1):start] == "第":
                 start -= 1
             spans.append((start, end))

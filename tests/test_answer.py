@@ -151,3 +151,18 @@ def test_window_is_wider_for_descriptive_questions():
     assert answer_window(hits, "假苹婆的花是什么颜色？", margin=0.0) == (hits[0].start, hits[0].end)
     start, end = answer_window(hits, "假苹婆的花有什么特点？", margin=0.0)
     assert flower.text[start:end] == "花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。"
+
+
+def test_who_gets_the_person_name():
+    assert span("鸟兽脚类的概念是由谁提出来的？", "鸟兽脚类的概念是由保罗·塞里诺（Paul Sereno）提出。") == "保罗·塞里诺"
+    assert span("耶律乞奴被谁所杀？", "耶律乞奴后来被耶律金山所杀。") == "耶律金山"
+
+
+def test_which_work_gets_the_title_in_book_marks():
+    assert span("蒋家旻在哪部电影中首度担当女主角？", "她在电影《第一次不是你》首度担当女主角。") == "《第一次不是你》"
+
+
+def test_number_ranges_and_latin_units():
+    assert span("五月艾生长的地区海拔约是多少米？", "生长于海拔100米至2,800米的地区。") == "100米至2,800米"
+    assert span("POWER6处理器速度是多少？", "POWER6处理器的速度为4.7 GHz，是上一代的2倍。") == "4.7 GHz"
+    assert span("第二届比赛什么时候举行的？", "第二届比赛于2009年9月27日-10月9日举行。") == "2009年9月27日-10月9日"

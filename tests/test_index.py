@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 import multiprocessing
 import os
 import signal
@@ -31,11 +32,13 @@ def test_build_writes_a_self_describing_index(tiny_index):
 def test_index_holds_a_vector_per_answer_sentence(tiny_index):
     index = Index.load(tiny_index.index_dir, "hash:64")
     assert index.sentence_vectors.shape == (len(sentence_texts(index.chunks)), 64) == (index.manifest["sentences"], 64)
-    chunk = index.chunks[1]
     query = index.sentence_vectors[0].astype(np.float32)
-    cosines = index.sentence_similarity(chunk, query)
-    assert cosines.shape == (len(sentence_texts([chunk])),)
-    assert index.sentence_similarity(index.chunks[0], query)[0] > 0.99  # the first sentence's own vector
+    # Retrieval tells the chunk its row; a chunk that does not come from this index gets nothing.
+    cosines = index.sentence_similarity(replace(index.chunks[1], index_row=1), query)
+    assert cosines.shape == (len(sentence_texts([index.chunks[1]])),)
+    assert index.sentence_similarity(replace(index.chunks[0], index_row=0), query)[0] > 0.99  # its own vector
+    assert index.sentence_similarity(index.chunks[0], query) is None
+    assert index.sentence_similarity(replace(index.chunks[0], index_row=1), query) is None
 
 
 def test_wrong_shaped_sentence_vectors_are_named(tiny_index):
