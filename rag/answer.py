@@ -1,10 +1,11 @@
 """Extractive answers: the best sentence across retrieved passages, and a short span inside it.
 
 Nothing is generated: the sentence and the span are copied from the chunk, with file offsets.
-Sentence choice weighs how much of the question's content (IDF-weighted jieba tokens and character
-bigrams) the sentence holds, plus the passage's retrieval rank. The short span comes from aligning
-the question around its question word ("平度市累计建成了[多少]万亩…") with the sentence, and from
-typed patterns (numbers with units, dates, places) for questions that ask for those.
+Sentence choice is a linear score over general features (how much of the question's content the
+sentence holds, retrieval rank, the phrasing the question type calls for, the e5 similarity of question
+and sentence), with weights fitted by scripts/fit_answer_weights.py. The short span comes from aligning
+the question around its question word ("平度市累计建成了[多少]万亩…") with the sentence, and from typed
+patterns (numbers with units, dates, places, person names, 《titles》) for questions that ask for those.
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ _ANSWER_CUES = tuple((re.compile(q), re.compile(s)) for q, s in (
     (r"毕业|学历|就读|大学", r"毕业|就读|大学|学院|学位|学士|硕士|博士"),
 ))
 # A measure the question asks for, and the number-with-unit that gives it ("unit").
-_NUMBER = r"\d[\d.,]*\s*"
+_NUMBER = r"(?<![\d.,])\d[\d.,]*\s*"  # the lookbehind starts a match only at a number's first digit
 _UNIT_CUES = tuple((re.compile(q), re.compile(s)) for q, s in (
     (r"多高|高度|身高|海拔", _NUMBER + r"(?:米|公尺|厘米|公分|英尺|呎|毫米|千米|公里)"),
     (r"多长|长度|多远|距离|全长", _NUMBER + r"(?:米|公尺|厘米|公分|英尺|呎|毫米|千米|公里|英里|哩)"),
@@ -171,8 +172,8 @@ def sentence_features(question: str, chunks: Sequence[Chunk],
     for rank, chunk in enumerate(chunks):
         spans = answer_sentences(chunk.text)
         cosines = similarity(chunk) if similarity else None
-        if cosines is None or len(cosines) != len(spans):
-            cosines = np.zeros(len(spans), np.float32)
+        if cosines is None or len(cosines) != len(spans):  # NaN: unknown (score_sentences then goes lexical)
+            cosines = np.full(len(spans), np.nan if similarity else 0.0, np.float32)
         texts = by_chunk.setdefault(rank, [])
         for i, (start, end) in enumerate(spans):
             texts.append(normalise(chunk.text[start:end]))
@@ -232,7 +233,11 @@ def score_sentences(question: str, chunks: Sequence[Chunk],
                     similarity: SentenceSimilarity | None = None) -> list[SentenceHit]:
     """Every answer sentence of the retrieved chunks, scored against the question, best first."""
     hits, rows = sentence_features(question, chunks, similarity)
-    weights = WEIGHTS if similarity else WEIGHTS_LEXICAL
+    similar = rows[:, FEATURES.index("similarity")]
+    # Weights fitted with the similarity feature rank a passage without it far too low: when any
+    # candidate lacks its sentence vectors, the whole question is scored without them.
+    weights = WEIGHTS if similarity and not np.isnan(similar).any() else WEIGHTS_LEXICAL
+    rows = np.nan_to_num(rows)
     scores = rows @ np.array([weights[name] for name in FEATURES], np.float32)
     scored = [replace(hit, score=float(score)) for hit, score in zip(hits, scores)]
     return sorted(scored, key=lambda h: (-h.score, h.rank, h.start))
@@ -254,7 +259,7 @@ def lexical_question(question: str) -> bool:
 # why-question asks for, is in the sentence before, and joins the answer (CMRC sentence hit +0.4 points).
 # Questions asking for a description (features, course, effects) are often answered by two sentences: the
 # better neighbour joins within a wider margin (+0.3 points, +3 characters an answer on average).
-_LINKS_BACK = re.compile(r"^(?:因此|所以|因而|故而|于是|由此|在此背景下|这样|此后)")
+_LINKS_BACK = re.compile(r"^(?:因此|所以|因而|故而|于是|由此|在此背景下|这样(?!的)|此后)")
 _DESCRIBE = re.compile(r"为什么|为何|怎么样|怎样|如何|哪些|特点|特征|样子|什么样|外形|外貌|形状|内容|情节|经历|过程|原因|影响|"
                        r"作用|功能|功效|症状|表现")
 DESCRIBE_MARGIN = 3.0
@@ -267,7 +272,7 @@ def answer_window(hits: Sequence[SentenceHit], question: str = "", margin: float
     best = hits[0]
     same = sorted((h for h in hits if h.chunk.id == best.chunk.id), key=lambda h: h.start)
     i = [h.start for h in same].index(best.start)
-    if i > 0 and _LINKS_BACK.match(best.chunk.text[best.start:best.end]):
+    if i > 0 and _LINKS_BACK.match(normalise(best.chunk.text[best.start:best.end])):
         return same[i - 1].start, best.end
     if _DESCRIBE.search(normalise(question)):
         margin = max(margin, DESCRIBE_MARGIN)
@@ -317,8 +322,9 @@ def _find_right_anchor(right: str, sentence: str, after: int) -> tuple[int, int]
     return best
 
 
-_ASKS_PERSON = re.compile(r"谁|哪位|何人|什么人")
-_ASKS_TITLE = re.compile(r"哪一?[部本张首篇套出]|什么(?:书|电影|歌|专辑|作品|小说|杂志|报纸|节目|剧|游戏|著作)")
+_ASKS_PERSON = re.compile(r"谁|哪位|何人|什么人(?![口数员群士])")
+_ASKS_TITLE = re.compile(r"哪一?(?:部(?![门分队位])|[本张首篇套])|"
+                         r"什么(?:书(?!记)|电影|歌|专辑|作品|小说|杂志|报纸|节目|剧|游戏|著作)")
 _WORK_TITLE = re.compile(r"《[^《》]{1,40}》")
 # A number range is one answer: 100米至2,800米, 5~32公里, 1984年10月7日至1985年9月29日.
 _RANGE_TAIL = re.compile(r"(?:至|到|~|～|-|－|—)")
@@ -343,7 +349,8 @@ def person_spans(sentence: str) -> list[tuple[int, int]]:
         pos = end
     if current:
         spans.append(current)
-    return [(a, b) for a, b in spans if sentence[b - 1] not in "·•‧" and b - a >= 2]
+    trimmed = [(a, b - 1) if sentence[b - 1] in "·•‧" else (a, b) for a, b in spans]
+    return [(a, b) for a, b in trimmed if b - a >= 2]
 
 
 def _extend_range(sentence: str, end: int, pattern: re.Pattern) -> int:
@@ -356,13 +363,26 @@ def _extend_range(sentence: str, end: int, pattern: re.Pattern) -> int:
     return end
 
 
+# Latin unit letters right after a number (2cm, 4.7GHz); after a space only a known unit (4.7 GHz, 5 km),
+# not a word (3 and 5). Case-insensitive: short_span aligns on normalised (lower-cased) text.
+_LATIN_UNIT = re.compile(r"(?:[a-z]{1,4}| (?:[kmgt]?hz|[kmgt]?b|[kmgt]?w|[kmc]?m|mm|[km]?g|mg|ml|ms|s|h|v|a))(?![a-z])",
+                         re.IGNORECASE)
+
+
+def _latin_unit_end(sentence: str, end: int) -> int:
+    unit = _LATIN_UNIT.match(sentence, end) if end and sentence[end - 1].isdigit() else None
+    return unit.end() if unit else end
+
+
 def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tuple[int, int]]:
     if _ASKS_TITLE.search(question):
         spans = [m.span() for m in _WORK_TITLE.finditer(sentence)]
         if spans:
             return spans
     if _ASKS_PERSON.search(question):
-        return person_spans(sentence)
+        names = person_spans(sentence)
+        if names or not any(w in question for w in _DATE_WORDS):  # 谁在哪一年…: a date if no name
+            return names
     if any(w in question for w in _DATE_WORDS):
         spans = [(m.start(), _extend_range(sentence, m.end(), _DATE_SPAN))
                  for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
@@ -381,10 +401,10 @@ def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tupl
                     if sentence.startswith(unit.group()[:size], end):
                         end += size
                         break
-            # A unit in Latin letters (4.7 GHz, 2cm), or a range (100米至2,800米).
-            latin = re.match(r" ?[A-Za-z]{1,4}\b", sentence[end:]) if m.group()[-1:].isdigit() else None
-            end += latin.end() if latin else 0
-            end = _extend_range(sentence, end, _NUMBER_SPAN)
+            # A unit in Latin letters (4.7 GHz, 2cm), or a range (100米至2,800米, 2cm至5cm).
+            end = _latin_unit_end(sentence, end)
+            ranged = _extend_range(sentence, end, _NUMBER_SPAN)
+            end = _latin_unit_end(sentence, ranged) if ranged != end else end
             if wh == "第几" and sentence[max(0, start - 1):start] == "第":
                 start -= 1
             spans.append((start, end))

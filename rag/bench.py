@@ -277,7 +277,8 @@ def bench_query(config: Config, args) -> dict:
         chunks = retrieve(index, vector, question, config, k, timings=stages)
         for stage, seconds in stages.items():
             times[stage].append(_ms(seconds))
-        _, t = _timed(extract_answer, question, question, chunks, config.top_k, config.abstain_threshold)
+        _, t = _timed(extract_answer, question, question, chunks, config.top_k, config.abstain_threshold,
+                      source_text=index.article_text, similarity=pipeline.similarity_to(vector))
         times["extract"].append(_ms(t))
     for question in questions:
         _, t = _timed(pipeline.ask, question)

@@ -1,4 +1,5 @@
-"""The index on disk: FAISS vectors, BM25 over jieba tokens, the chunks, the source texts and a manifest.
+"""The index on disk: FAISS vectors, BM25 over jieba tokens, the chunks, the source texts, a vector per
+answer sentence (for choosing the answer) and a manifest.
 
 The folder is self-describing: manifest.json records the embedder and dimension, chunking settings,
 a hash of every corpus file and the library versions; `Index.load` checks them and names the fix.
@@ -234,7 +235,7 @@ def read_manifest(index_dir: Path) -> dict:
 
 @dataclass
 class Index:
-    """A loaded index: the state retrieval reads (chunks, FAISS, BM25, source texts)."""
+    """A loaded index: the state retrieval and answering read (chunks, FAISS, BM25, source texts, sentence vectors)."""
 
     folder: Path
     manifest: dict
@@ -288,11 +289,12 @@ class Index:
         if dense.ntotal != len(chunks) or dense.d != manifest.get("dim"):
             raise IndexCorrupt(f"{index_dir / DENSE} holds {dense.ntotal} vectors of dimension {dense.d}, expected "
                                f"{len(chunks)} of dimension {manifest.get('dim')} ({index_dir / MANIFEST}): {fix}")
-        if rows.shape != (len(chunks) + 1,) or rows[0] != 0 or (np.diff(rows) < 0).any():
+        if (rows.shape != (len(chunks) + 1,) or not np.issubdtype(rows.dtype, np.integer) or rows[0] != 0
+                or (np.diff(rows) < 0).any()):
             raise IndexCorrupt(f"{index_dir / SENTENCE_ROWS} does not hold {len(chunks) + 1} row offsets: {fix}")
-        if sentence_vectors.shape != (rows[-1], manifest.get("dim")):
-            raise IndexCorrupt(f"{index_dir / SENTENCES} holds {sentence_vectors.shape[0]} vectors of dimension "
-                               f"{sentence_vectors.shape[-1]}, expected {rows[-1]} of dimension {manifest.get('dim')}: {fix}")
+        if sentence_vectors.ndim != 2 or sentence_vectors.shape != (rows[-1], manifest.get("dim")):
+            raise IndexCorrupt(f"{index_dir / SENTENCES} holds an array of shape {sentence_vectors.shape}, expected "
+                               f"{rows[-1]} vectors of dimension {manifest.get('dim')}: {fix}")
         return cls(index_dir, manifest, chunks, sources, dense, bm25, sentence_vectors, rows)
 
     def article_text(self, chunk: Chunk) -> str:
@@ -372,23 +374,34 @@ def embed_with_cache(
 
 
 def cache_from_index(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
-    """Vectors of an existing index, keyed like embed_with_cache, when it used the same embedder."""
+    """Vectors of an existing index, keyed like embed_with_cache, when it used the same embedder.
+
+    Any format will do (an older index still saves its passages from the embedder), and damaged sentence
+    vectors cost only themselves: whatever is unusable is embedded afresh.
+    """
+    index_dir = Path(index_dir)
     try:
-        manifest = read_manifest(index_dir)
-        if manifest.get("embedder") != embedder_name:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("embedder") != embedder_name:
             return {}
-        vectors = np.load(Path(index_dir) / VECTORS).astype(np.float32)
-        with open(Path(index_dir) / CHUNKS, encoding="utf-8") as handle:
+        vectors = np.load(index_dir / VECTORS).astype(np.float32)
+        with open(index_dir / CHUNKS, encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
-        sentence_vectors = np.load(Path(index_dir) / SENTENCES).astype(np.float32)
     except Exception:  # no usable previous index: everything is embedded afresh
         return {}
-    if len(chunks) != len(vectors):
+    if vectors.ndim != 2 or len(chunks) != len(vectors):
         return {}
     cache = {text_hash(embedder_name + "\x1f" + passage_text(c)): v for c, v in zip(chunks, vectors)}
-    sentences = sentence_texts(chunks)
-    if len(sentences) == len(sentence_vectors):
-        cache.update((text_hash(embedder_name + "\x1f" + text), v) for text, v in zip(sentences, sentence_vectors))
+    try:
+        sentence_vectors = np.load(index_dir / SENTENCES, mmap_mode="r")
+        rows = np.load(index_dir / SENTENCE_ROWS)
+    except Exception:
+        return cache
+    if (sentence_vectors.ndim != 2 or rows.shape != (len(chunks) + 1,) or rows[-1] != len(sentence_vectors)
+            or not np.array_equal(rows, sentence_rows(chunks))):
+        return cache  # rows that do not match this splitter's sentences are not reused
+    for text, row in zip(sentence_texts(chunks), range(len(sentence_vectors))):
+        cache[text_hash(embedder_name + "\x1f" + text)] = np.asarray(sentence_vectors[row], np.float32)
     return cache
 
 

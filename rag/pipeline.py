@@ -87,6 +87,12 @@ class Pipeline:
     def original_text(self, chunk: Chunk) -> str:
         return self.index.original_text(chunk)
 
+    def similarity_to(self, query_vector) -> SentenceSimilarity | None:
+        """The question's cosine with each answer sentence of a retrieved chunk (None: index has no sentence vectors)."""
+        if self.index.sentence_vectors is None:
+            return None
+        return lambda chunk: self.index.sentence_similarity(chunk, query_vector)
+
     def ask(self, question: object, top_k: int | None = None, history: Sequence[str] = (),
             mode: str = "hybrid") -> Answer:
         """Answer one question. Never raises for bad questions: they get an abstention with a note."""
@@ -100,9 +106,7 @@ class Pipeline:
         vector = self.embedder.embed_queries([query_text(resolved)])[0]
         chunks = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
         answer = extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
-                                source_text=self.index.article_text,
-                                similarity=(lambda chunk: self.index.sentence_similarity(chunk, vector))
-                                if self.index.sentence_vectors is not None else None)
+                                source_text=self.index.article_text, similarity=self.similarity_to(vector))
         if self.reader is not None and not answer.abstained:  # the reader picks the span, not whether to answer
             from rag.reader import reader_answer
 

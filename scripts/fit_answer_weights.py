@@ -34,8 +34,8 @@ def candidates(path: Path, config: Config):
     for q in questions:
         vector = pipeline.embedder.embed_queries([query_text(q.question)])[0]
         chunks = retrieve(pipeline.index, vector, q.question, config, k=10)
-        hits, rows = sentence_features(q.question, chunks,
-                                       lambda chunk: pipeline.index.sentence_similarity(chunk, vector))
+        hits, rows = sentence_features(q.question, chunks, pipeline.similarity_to(vector))
+        rows = np.nan_to_num(rows)  # a passage without sentence vectors (none in a fresh eval index)
         right = np.array([h.chunk.source == q.source and any(a in h.chunk.text[h.start:h.end] for a in q.answers)
                           for h in hits], bool)
         out.append((q.source, rows, right))

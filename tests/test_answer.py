@@ -118,10 +118,15 @@ def test_similarity_picks_the_sentence_when_no_words_are_shared():
     cosines = {0: [0.80, 0.86, 0.81]}
     hits = score_sentences("How long does it grow?", [passage], lambda c: np.array(cosines[0]))
     assert passage.text[hits[0].start:hits[0].end] == "体长可达50公分。"
-    # A similarity function that has nothing for a chunk (None or the wrong length) leaves the feature at 0.
+    # A similarity function that has nothing for a chunk (None or the wrong length) marks it unknown, and
+    # the question is then scored with the weights fitted without similarity.
+    other = chunk("今天天气很好。黄鳍紫鱼体长可达50公分。", source="b.txt")
     for nothing in (None, np.zeros(1)):
         _, rows = sentence_features("How long?", [passage], lambda c: nothing)
-        assert not rows[:, FEATURES.index("similarity")].any()
+        assert np.isnan(rows[:, FEATURES.index("similarity")]).all()
+        mixed = score_sentences("黄鳍紫鱼体长多少？", [passage, other],
+                                lambda c: np.array(cosines[0]) if c is passage else nothing)
+        assert [h.score for h in mixed] == [h.score for h in score_sentences("黄鳍紫鱼体长多少？", [passage, other])]
 
 
 def test_question_type_cues():
@@ -166,3 +171,20 @@ def test_number_ranges_and_latin_units():
     assert span("五月艾生长的地区海拔约是多少米？", "生长于海拔100米至2,800米的地区。") == "100米至2,800米"
     assert span("POWER6处理器速度是多少？", "POWER6处理器的速度为4.7 GHz，是上一代的2倍。") == "4.7 GHz"
     assert span("第二届比赛什么时候举行的？", "第二届比赛于2009年9月27日-10月9日举行。") == "2009年9月27日-10月9日"
+
+
+def test_typed_patterns_do_not_overreach():
+    # 部门 is no work title, 人口 no person, and a who-question that also asks for a year falls back to dates.
+    assert span("他在哪部门工作？", "他在《人民日报》的编辑部门工作。") != "《人民日报》"
+    assert span("谁在哪一年获奖？", "他于1990年获奖。") == "1990年"
+    assert span("共有多少人？", "共3 and 5人。") != "3 and"
+    assert span("全长是多少？", "全长2cm至5cm。") == "2cm至5cm"
+    assert span("主频是多少？", "它的主频为4.7GHz的处理器。") == "4.7GHz"
+
+
+def test_a_sentence_that_only_starts_like_a_link_back_stands_alone():
+    passage = chunk("工程于去年开工。这样的设计使大桥更稳固。", title="大桥")
+    hits = score_sentences("大桥的设计有什么好处？", [passage])
+    assert passage.text[hits[0].start:hits[0].end] == "这样的设计使大桥更稳固。"
+    start, _ = answer_window(hits, "大桥的设计有什么好处？", margin=0.0)
+    assert start == hits[0].start

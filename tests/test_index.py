@@ -43,7 +43,7 @@ def test_index_holds_a_vector_per_answer_sentence(tiny_index):
 
 def test_wrong_shaped_sentence_vectors_are_named(tiny_index):
     np.save(tiny_index.index_dir / "sentences.npy", np.zeros((3, 64), np.float16))
-    with pytest.raises(IndexCorrupt, match="sentences.npy holds 3 vectors.*python -m rag build"):
+    with pytest.raises(IndexCorrupt, match=r"sentences.npy holds an array of shape \(3, 64\).*python -m rag build"):
         Index.load(tiny_index.index_dir, "hash:64")
     np.save(tiny_index.index_dir / "sentence_rows.npy", np.arange(3))
     with pytest.raises(IndexCorrupt, match="sentence_rows.npy does not hold .* row offsets"):
@@ -154,3 +154,27 @@ def test_add_with_nothing_readable_changes_nothing(tiny_index, tmp_path):
     with pytest.raises(CorpusError, match="nothing to add"):
         add_to_index(tiny_index, [tmp_path / "missing.txt"])
     assert (tiny_index.index_dir / "manifest.json").read_bytes() == before
+
+
+def test_damaged_sentence_vectors_cost_only_themselves_on_rebuild(tiny_index):
+    """The passage vectors of the old index are reused even when its sentence vectors are unusable."""
+    np.save(tiny_index.index_dir / "sentences.npy", np.float16(3))  # a 0-d array
+    with pytest.raises(IndexCorrupt, match="sentences.npy holds an array of shape"):
+        Index.load(tiny_index.index_dir, "hash:64")
+    report = build_index(tiny_index)
+    assert report.embedded == 0 and Index.load(tiny_index.index_dir, "hash:64").sentence_vectors.ndim == 2
+
+
+def test_an_index_of_an_older_format_still_feeds_the_embedding_cache(tiny_index):
+    manifest_path = tiny_index.index_dir / "manifest.json"
+    manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "format": 1}))
+    with pytest.raises(IndexMismatch, match="index format 1"):
+        Index.load(tiny_index.index_dir, "hash:64")
+    assert build_index(tiny_index).embedded == 0
+
+
+def test_sentence_rows_must_be_integer_offsets(tiny_index):
+    rows = np.load(tiny_index.index_dir / "sentence_rows.npy")
+    np.save(tiny_index.index_dir / "sentence_rows.npy", rows.astype(np.float64))
+    with pytest.raises(IndexCorrupt, match="sentence_rows.npy does not hold"):
+        Index.load(tiny_index.index_dir, "hash:64")
