@@ -325,6 +325,7 @@ def _find_right_anchor(right: str, sentence: str, after: int) -> tuple[int, int]
 _ASKS_PERSON = re.compile(r"谁|哪位|何人|什么人(?![口数员群士])")
 _ASKS_TITLE = re.compile(r"哪一?(?:部(?![门分队位])|[本张首篇套])|"
                          r"什么(?:书(?!记)|电影|歌|专辑|作品|小说|杂志|报纸|节目|剧|游戏|著作)")
+_ASKS_SHARE = re.compile(r"占多少|占几|比例|百分|比重|(?<![效频速功汇])率.{0,6}多少")  # 频率, 汇率… are no shares
 _WORK_TITLE = re.compile(r"《[^《》]{1,40}》")
 # A number range is one answer: 100米至2,800米, 5~32公里, 1984年10月7日至1985年9月29日.
 _RANGE_TAIL = re.compile(r"(?:至|到|~|～|-|－|—)")
@@ -408,6 +409,9 @@ def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tupl
             if wh == "第几" and sentence[max(0, start - 1):start] == "第":
                 start -= 1
             spans.append((start, end))
+        if _ASKS_SHARE.search(question):  # "补贴占多少": a share is a percentage, not 两部(分)
+            shares = [(a, b) for a, b in spans if re.search(r"[%％‰]|成$", sentence[a:b])]
+            return shares or spans
         return spans
     place = _PLACE_SUFFIX.search(question)
     if place:

@@ -188,3 +188,9 @@ def test_a_sentence_that_only_starts_like_a_link_back_stands_alone():
     assert passage.text[hits[0].start:hits[0].end] == "这样的设计使大桥更稳固。"
     start, _ = answer_window(hits, "大桥的设计有什么好处？", margin=0.0)
     assert start == hits[0].start
+
+
+def test_a_share_is_answered_with_a_percentage():
+    sentence = "保费由政府补贴和农户自付资金两部分构成，其中，政府补贴62.5%，农户自付37.5%。"
+    assert span("保费中政府补贴占多少？", sentence) == "62.5%"
+    assert span("业主委员会组建率提升到了多少？", "全区业主委员会组建率提升至89.09%，党组织覆盖率达到100%。") == "89.09%"
