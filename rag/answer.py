@@ -333,6 +333,11 @@ _RANGE_TAIL = re.compile(r"(?:至|到|~|～|-|－|—)")
 
 def person_spans(sentence: str) -> list[tuple[int, int]]:
     """Person names by jieba's part-of-speech tags (nr*), names joined by · kept whole (保罗·塞里诺)."""
+    return _tagged_spans(sentence, "nr")
+
+
+def _tagged_spans(sentence: str, tag: str) -> list[tuple[int, int]]:
+    """Runs of tokens whose jieba part-of-speech tag starts with `tag` (nr: person, ns: place); · joins them."""
     from rag.lexical import _jieba
 
     _jieba()
@@ -341,7 +346,7 @@ def person_spans(sentence: str) -> list[tuple[int, int]]:
     spans, pos, current = [], 0, None
     for token in jieba.posseg.cut(sentence):
         end = pos + len(token.word)
-        if token.flag.startswith("nr") or (token.word in "·•‧" and current):
+        if token.flag.startswith(tag) or (token.word in "·•‧" and current):
             current = (current[0], end) if current else (pos, end)
         else:
             if current:
@@ -427,6 +432,30 @@ _DESCRIPTIVE = frozenset({"哪些", "哪几个", "哪几", "为什么", "为何"
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:]")
 
 
+# What an English question asks for, in the terms of the Chinese typed spans.
+_ENGLISH_TYPES = tuple((re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
+    (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month)\b", "date"),
+    (r"\bhow (?:many|much|long|big|large|high|tall|far|old)\b|\bwhat (?:percentage|share|proportion)\b", "number"),
+    (r"\bwho(?:m|se)?\b", "person"),
+    (r"\bwhere\b|\b(?:what|which) (?:city|county|district|province|country|town|village|street|place|region)\b", "place"),
+))
+
+
+def _english_typed_spans(question: str, sentence: str) -> list[tuple[int, int]]:
+    """Spans of the kind an English question asks for (a date, number, person or place), in order."""
+    kind = next((kind for pattern, kind in _ENGLISH_TYPES if pattern.search(question)), None)
+    if kind == "date":
+        return [m.span() for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
+    if kind == "number":  # a quantity, not the day or month of a date
+        return [(m.start(), _latin_unit_end(sentence, m.end())) for m in _NUMBER_SPAN.finditer(sentence)
+                if re.search(r"\d", m.group()) and not re.match(r"[年月日号]", sentence[m.end():m.end() + 1])]
+    if kind == "person":
+        return person_spans(sentence)
+    if kind == "place":
+        return _tagged_spans(sentence, "ns")
+    return []
+
+
 def short_span(question: str, sentence: str) -> tuple[int, int]:
     """(start, end) of the short answer within sentence, or (-1, -1) if none is found.
 
@@ -442,6 +471,9 @@ def short_span(question: str, sentence: str) -> tuple[int, int]:
     whole = _trim(s, 0, len(s))
     if whole[1] <= whole[0]:
         return -1, -1
+    if not lexical_question(q):  # an English question cannot be aligned with Chinese text: its type can
+        typed = _english_typed_spans(q, s)
+        return _trim(s, *typed[0]) if typed else whole
     if wh in _DESCRIPTIVE:
         return whole
     left_end, left_size = _find_left_anchor(left, s)

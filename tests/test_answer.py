@@ -194,3 +194,11 @@ def test_a_share_is_answered_with_a_percentage():
     sentence = "保费由政府补贴和农户自付资金两部分构成，其中，政府补贴62.5%，农户自付37.5%。"
     assert span("保费中政府补贴占多少？", sentence) == "62.5%"
     assert span("业主委员会组建率提升到了多少？", "全区业主委员会组建率提升至89.09%，党组织覆盖率达到100%。") == "89.09%"
+
+
+def test_english_question_gets_the_kind_of_span_it_asks_for():
+    sentence = "本报12月14日讯 14日，平度市政策性蛋鸡期货收入保险项目签约，该项保险落地平度。"
+    assert span("Which city signed the egg futures income insurance?", sentence) == "平度市"
+    assert span("When was it signed?", sentence) == "12月14日"
+    assert span("How many residents does the village have?", "全村共有387户，常住人口912人。") == "387户"
+    assert span("What is it about?", sentence) == sentence.rstrip("。")
