@@ -142,9 +142,12 @@ WEIGHTS_LEXICAL = dict(chars=3.44, terms=1.92, bigrams=2.41, previous=0.89, pass
                        similarity=0.0)
 
 
+def _asks_count(wh: str, question: str) -> bool:
+    return wh in _COUNT_WORDS or "比例" in question or "百分" in question
+
+
 def _asks_number(wh: str, question: str) -> bool:
-    return (wh in _COUNT_WORDS or any(w in question for w in _DATE_WORDS)
-            or "比例" in question or "百分" in question)
+    return _asks_count(wh, question) or any(w in question for w in _DATE_WORDS)
 
 
 SentenceSimilarity = Callable[[Chunk], "np.ndarray | None"]
@@ -157,7 +160,8 @@ def sentence_features(question: str, chunks: Sequence[Chunk],
     Two ideas carry the lexical part: words of the passage title (usually the article's subject, rarely
     repeated in the sentence that answers) count at passage level, not sentence level; and weights are
     IDFs over the candidate sentences, so words that every sentence repeats count little. `similarity`
-    gives the question's cosine with each answer sentence of a chunk (None: feature 0). `coverage` keeps
+    gives the question's cosine with each answer sentence of a chunk (no callback: 0; a chunk it has nothing
+    for: NaN, and score_sentences then uses WEIGHTS_LEXICAL). `coverage` keeps
     the plain share of the question's content (IDF-weighted terms and bigrams) found in the sentence, 0..1.
     """
     q = normalise(question)
@@ -380,6 +384,10 @@ def _latin_unit_end(sentence: str, end: int) -> int:
     return unit.end() if unit else end
 
 
+def _date_spans(sentence: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
+
+
 def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tuple[int, int]]:
     if _ASKS_TITLE.search(question):
         spans = [m.span() for m in _WORK_TITLE.finditer(sentence)]
@@ -390,11 +398,10 @@ def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tupl
         if names or not any(w in question for w in _DATE_WORDS):  # 谁在哪一年…: a date if no name
             return names
     if any(w in question for w in _DATE_WORDS):
-        spans = [(m.start(), _extend_range(sentence, m.end(), _DATE_SPAN))
-                 for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
+        spans = [(a, _extend_range(sentence, b, _DATE_SPAN)) for a, b in _date_spans(sentence)]
         if spans:
             return spans
-    if wh in _COUNT_WORDS or "比例" in question or "百分" in question:
+    if _asks_count(wh, question):
         unit = re.match(r"[\u4e00-\u9fff%]{1,2}", right)  # the unit the question names (多少万亩)
         spans = []
         for m in _NUMBER_SPAN.finditer(sentence):
@@ -445,7 +452,7 @@ def _english_typed_spans(question: str, sentence: str) -> list[tuple[int, int]]:
     """Spans of the kind an English question asks for (a date, number, person or place), in order."""
     kind = next((kind for pattern, kind in _ENGLISH_TYPES if pattern.search(question)), None)
     if kind == "date":
-        return [m.span() for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
+        return _date_spans(sentence)
     if kind == "number":  # a quantity, not the day or month of a date
         return [(m.start(), _latin_unit_end(sentence, m.end())) for m in _NUMBER_SPAN.finditer(sentence)
                 if re.search(r"\d", m.group()) and not re.match(r"[年月日号]", sentence[m.end():m.end() + 1])]
