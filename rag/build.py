@@ -108,7 +108,11 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     previous = _previous_corpus(config.index_dir)
     notes = []
     if config.corpus_dir is None:
-        config = config.with_(corpus_dir=previous if previous is not None and previous.is_dir() else config.default_corpus)
+        if previous is not None and not previous.is_dir():  # never rebuild an index from seeds/ by default
+            raise CorpusError(
+                f"{config.index_dir} was built from {shown(previous)}, which is not here: pass --corpus (or "
+                f"RAG_CORPUS) with the folder to rebuild it from")
+        config = config.with_(corpus_dir=previous if previous is not None else config.default_corpus)
     elif previous is not None and not same_folder(previous, config.corpus_dir):
         notes.append(f"{config.index_dir} was built from {shown(previous)}; it now indexes {config.corpus_dir}")
     began = time.perf_counter()

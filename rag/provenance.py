@@ -100,7 +100,7 @@ def rebuild_advice(index_dir: Path, manifest: dict | None = None, corpus: Path |
     added = manifest.get("added") if isinstance(manifest, dict) else None
     if isinstance(added, dict) and added:
         names = sorted(added)
-        advice += (f", then `python -m rag add` again the {len(names)} file(s) added after the build "
+        advice += (f", then `python -m rag add` again the {len(names)} file(s) it added or replaced after the build "
                    f"({', '.join(names[:3])}{' …' if len(names) > 3 else ''})")
     return advice
 

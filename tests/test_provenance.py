@@ -128,6 +128,13 @@ def test_index_whose_corpus_is_gone_is_served_as_built_with_a_note(tiny_index, t
     result = run("ask", "--index", str(tiny_index.index_dir), "--embedder", HASH, QUESTIONS[0], cwd=tmp_path)
     assert result.returncode == 0 and "155.2万亩" in result.stdout
     assert result.stderr.count("\n") == 1 and "is not here" in result.stderr
+    # Rebuilding it needs the folder named: it is not rebuilt from the default seeds/.
+    before = (tiny_index.index_dir / "manifest.json").read_bytes()
+    with pytest.raises(CorpusError, match="which is not here: pass --corpus"):
+        build_index(Config(index_dir=tiny_index.index_dir, embedder=HASH))
+    assert (tiny_index.index_dir / "manifest.json").read_bytes() == before
+    build_index(Config(index_dir=tiny_index.index_dir, corpus_dir=tmp_path / "moved-away", embedder=HASH))
+    assert Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH)).note == ""
 
 
 def test_build_without_corpus_rebuilds_the_index_from_its_own_corpus(tiny_index, tmp_path):
@@ -235,5 +242,5 @@ def test_add_refuses_a_name_clash_unless_replace(tiny_index, tmp_path):
     pipeline = Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH))
     assert "8座" in pipeline.ask("平度市今年新建了多少座口袋公园？").text
     (tiny_index.corpus_dir / "jiaozhou.md").write_text(TINY_ARTICLES["jiaozhou.md"] + "\n", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"then `python -m rag add` again the 2 file\(s\) added"):
+    with pytest.raises(IndexMismatch, match=r"then `python -m rag add` again the 2 file\(s\) it added or replaced"):
         Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH))
