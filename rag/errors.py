@@ -27,3 +27,7 @@ class EmbedderError(RagError):
 
 class IndexBusy(RagError):
     """Another build holds the index folder's lock."""
+
+
+class CorpusMismatch(RagError):
+    """--corpus / RAG_CORPUS names another folder than the one the index was built from."""

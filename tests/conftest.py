@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny Chinese corpus and a deterministic fake embedder, so unit tests need no model."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,32 @@ import pytest
 from rag.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# A test run must leave the work tree as it found it: tests write only to tmp_path. The README's
+# screenshots are made by `python scripts/screenshots.py`, the committed index by `python -m rag build`.
+def _work_tree_status() -> str | None:
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None  # None: not a git work tree (e.g. an sdist)
+
+
+def pytest_sessionstart(session):
+    session.config._work_tree_before = _work_tree_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_work_tree_before", None)
+    after = _work_tree_status()
+    if before is None or after is None or after == before:
+        return
+    changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
+    print("\nerror: the test run changed the work tree (tests must write only to tmp_path):\n  "
+          + "\n  ".join(changed))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 TINY_ARTICLES = {
     "pingdu.txt": (

@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
 import gradio as gr  # noqa: E402
 
 import app  # noqa: E402
+from rag.config import Config, ConfigError  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.types import Answer, Chunk  # noqa: E402
 
@@ -274,12 +275,23 @@ def test_build_app_after_load_error_shows_the_message():
 
 
 def test_config_from_env(tmp_path):
-    config = app.config_from_env({"RAG_INDEX": str(tmp_path / "i"), "RAG_CORPUS": str(tmp_path / "c"),
-                                  "RAG_EMBEDDER": "hash:16", "RAG_READER": ""})
+    """The app and the CLI read the environment through one Config.from_env (app: defaults next to app.py)."""
+    env = {"RAG_INDEX": str(tmp_path / "i"), "RAG_CORPUS": str(tmp_path / "c"), "RAG_EMBEDDER": "hash:16",
+           "RAG_READER": ""}
+    config = Config.from_env(env, root=app.HERE)
     assert config.index_dir == tmp_path / "i" and config.corpus_dir == tmp_path / "c"
     assert config.embedder == "hash:16" and config.reader == ""
-    default = app.config_from_env({})
-    assert default.index_dir == ROOT / "index" and default.corpus_dir == ROOT / "seeds"
+    default = Config.from_env({}, root=app.HERE)
+    # No corpus named: the index's own (recorded) corpus is used; a new index is built from seeds/.
+    assert default.index_dir == ROOT / "index" and default.corpus_dir is None
+    assert default.default_corpus == ROOT / "seeds"
+    cli = Config.from_env({}, index_dir="ix", top_k=3, corpus_dir=None)  # flags override, None = not given
+    assert cli.index_dir == Path("ix") and cli.top_k == 3 and cli.corpus_dir is None
+    assert Config.from_env({"RAG_INDEX": "a"}, index_dir="b").index_dir == Path("b")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Config.from_env({}, colour="red")
+    with pytest.raises(ConfigError, match="embedder must be"):
+        Config.from_env({"RAG_EMBEDDER": "bogus"})
 
 
 def test_load_pipeline_reports_errors_instead_of_raising(monkeypatch, tmp_path):

@@ -508,7 +508,7 @@ def test_dimension_mismatch_message_names_the_dimension(index_copy):
 
 @pytest.mark.parametrize("change, pattern", [
     ({"format": 99}, "index format 99"), ({"format": None}, "index format None"),
-    ({"embedder": "hash:32"}, "built with embedder 'hash:32'"), ({"chunking": {"chunk_size": 61, "chunk_overlap": 1}}, "stale"),
+    ({"embedder": "hash:32"}, "built with embedder 'hash:32'"), ({"corpus_files": {"pingdu.txt": "0" * 20}}, "stale"),
 ])
 def test_other_version_or_settings_is_refused(index_copy, change, pattern):
     path = index_copy.index_dir / "manifest.json"

@@ -1,0 +1,110 @@
+"""Make the README's screenshots: docs/screenshot.png (1280 px wide) and docs/screenshot-narrow.png (420 px).
+
+    python scripts/screenshots.py [--out docs] [--index index]
+
+Starts `python app.py` on a free port against the index (the committed one by default), asks the first
+example question in headless Debian chromium (Playwright, no `playwright install`), opens the first
+citation and saves both screenshots. The test suite never writes them (tests/test_browser.py saves its
+own to a temporary folder), so run this after a change to the app's look and commit the result.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+QUESTION = "平度市累计建成了多少万亩高标准农田？"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_app(index: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "RAG_INDEX": str(index)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"error: app.py exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.25)
+    proc.terminate()
+    sys.exit(f"error: app.py did not answer on {url} within 90 s; see {log}")
+
+
+def _ask_and_open_first_citation(page) -> None:
+    page.wait_for_selector("#rag-question textarea")
+    box = page.locator("#rag-question textarea")
+    box.fill(QUESTION)
+    box.press("Enter")
+    page.wait_for_selector("#rag-chat .rag-reply", timeout=30000)
+    reply = page.locator("#rag-chat .rag-reply").last
+    reply.locator("details.rag-cite summary").first.click()
+    reply.locator(".rag-passage mark").first.wait_for(state="visible")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the PNGs (default: docs)")
+    parser.add_argument("--index", type=Path, default=ROOT / "index", help="index folder (default: index)")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"error: {CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk", file=sys.stderr)
+        return 1
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("error: playwright is not installed: pip install playwright", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / ".screenshots-app.log"
+    proc, url = _start_app(args.index.resolve(), log)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1300})
+            page.goto(url)
+            _ask_and_open_first_citation(page)
+            page.screenshot(path=str(args.out / "screenshot.png"), full_page=True)
+            page.close()
+            page = browser.new_page(viewport={"width": 420, "height": 1000})
+            page.goto(url)
+            _ask_and_open_first_citation(page)
+            page.wait_for_timeout(400)  # the chat autoscrolls to the end of the long reply: show the answer
+            page.locator("#rag-chat .rag-question").last.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(args.out / "screenshot-narrow.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    log.unlink(missing_ok=True)
+    print(f"wrote {args.out / 'screenshot.png'} and {args.out / 'screenshot-narrow.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
