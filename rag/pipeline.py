@@ -15,6 +15,7 @@ from rag.errors import IndexMismatch, IndexNotFound
 from rag.index import Index, stale_files
 from rag.lexical import normalise, place_names
 from rag.retrieval import query_text, retrieve
+from rag.store import load_index
 from rag.types import Answer, Chunk
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
@@ -58,7 +59,7 @@ class Pipeline:
         say = progress or (lambda message: None)
         wanted = embedder_name(config.embedder)
         try:
-            index = Index.load(config.index_dir, wanted)
+            index = load_index(config, wanted)
             if config.corpus_dir.is_dir():
                 stale = stale_files(index.manifest, corpus_fingerprint_of(config.corpus_dir))
                 if stale or index.manifest.get("chunking") != config.chunking():
@@ -73,7 +74,7 @@ class Pipeline:
             embedder = make_embedder(config.embedder, config.batch_size)
             report = build_index(config, embedder=embedder)
             say(report.summary())
-            return cls(config, Index.load(config.index_dir, embedder.name), embedder, _load_reader(config))
+            return cls(config, load_index(config, embedder.name), embedder, _load_reader(config))
         say(f"loading embedder {config.embedder}…")
         return cls(config, index, make_embedder(config.embedder, config.batch_size), _load_reader(config))
 
