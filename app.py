@@ -8,6 +8,9 @@ Settings come only from environment variables (names defined in rag.config):
   RAG_INDEX     index folder            (default: ./index next to this file)
   RAG_CORPUS    corpus folder           (default: ./seeds next to this file)
   RAG_READER    optional QA reader model
+  RAG_STORE     "faiss" (default: the RAG_INDEX folder) or "milvus"
+  RAG_MILVUS_URI  with RAG_STORE=milvus: a .db path (Milvus Lite) or http://host:19530 (a Milvus cluster)
+  RAG_COLLECTION  the Milvus alias to read (default "rag")
 
 Importing this module does no work: `build_app(pipeline)` builds the UI around any object with
 the Pipeline interface (tests pass a fake), and `main()` loads the real pipeline and serves it.
@@ -26,7 +29,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import gradio as gr
 
-from rag.config import ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_READER, Config, ConfigError
+from rag.config import (
+    ENV_COLLECTION, ENV_CORPUS, ENV_EMBEDDER, ENV_INDEX, ENV_MILVUS_URI, ENV_READER, ENV_STORE, Config, ConfigError,
+)
 from rag.errors import RagError
 from rag.types import Answer, Chunk
 
@@ -464,6 +469,9 @@ def config_from_env(environ: dict | None = None) -> Config:
         settings["embedder"] = env[ENV_EMBEDDER]
     if env.get(ENV_READER):
         settings["reader"] = env[ENV_READER]
+    for name, key in ((ENV_STORE, "store"), (ENV_MILVUS_URI, "milvus_uri"), (ENV_COLLECTION, "collection")):
+        if env.get(name):
+            settings[key] = env[name]
     return Config(**settings)
 
 
