@@ -111,8 +111,11 @@ class MilvusIndex:
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         self._refresh()
+        # Milvus's analyzer re-splits each token in search mode (胶州市 → 胶州, 州市, 胶州市): send only the tokens
+        # that are no part of another, or the parts would count twice.
+        query = " ".join(t for t in dict.fromkeys(tokens) if not any(t != o and t in o for o in tokens))
         hits = self._call("search", lambda: self.client.search(
-            self.base, data=[" ".join(tokens)], anns_field="sparse", limit=max(1, k), output_fields=["payload"],
+            self.base, data=[query], anns_field="sparse", limit=max(1, k), output_fields=["payload"],
             search_params={"metric_type": "BM25"}))[0]
         self._remember(hits)
         # Milvus Lite reports BM25 as a negative distance, a server as a positive score: the order is best first.
