@@ -9,6 +9,9 @@ Settings come only from environment variables, read by rag.config.Config.from_en
   RAG_CORPUS    corpus folder           (default: the folder the index was built from; a new index:
                                          ./seeds next to this file)
   RAG_READER    optional QA reader model
+  RAG_STORE     "faiss" (default: the RAG_INDEX folder) or "milvus"
+  RAG_MILVUS_URI  with RAG_STORE=milvus: a .db path (Milvus Lite) or http://host:19530 (a Milvus cluster)
+  RAG_COLLECTION  the Milvus alias to read (default "rag")
 
 Importing this module does no work: `build_app(pipeline)` builds the UI around any object with
 the Pipeline interface (tests pass a fake), and `main()` loads the real pipeline and serves it.

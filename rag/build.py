@@ -77,9 +77,23 @@ def embed_and_write(config, embedder, chunks, sources, articles, fingerprint, ad
     stages["tokenize"] = time.perf_counter() - started
     started = time.perf_counter()
     manifest = _manifest(config, embedder, chunks, articles, fingerprint, added)
-    write_index(config.index_dir, manifest, chunks, sources, vectors, tokens, sentence_vectors)
+    if config.store == "milvus":
+        from rag.milvus_store import write_collection
+
+        write_collection(config, manifest, chunks, sources, vectors, tokens, sentence_vectors)
+    else:
+        write_index(config.index_dir, manifest, chunks, sources, vectors, tokens, sentence_vectors)
     stages["write"] = time.perf_counter() - started
     return embedded
+
+
+def store_lock(config: Config):
+    """One build at a time: the index folder's lock, or the Milvus collection's."""
+    if config.store == "milvus":
+        from rag.milvus_store import milvus_lock
+
+        return milvus_lock(config)
+    return build_lock(config.index_dir)
 
 
 def _bar(total: int, desc: str, progress: bool, unit: str = "chunk"):
@@ -124,12 +138,13 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     chunks = chunk_articles(articles, config.chunk_size, config.chunk_overlap)
     stages["chunk"] = time.perf_counter() - started
     embedder = embedder or make_embedder(config.embedder, config.batch_size)
-    with build_lock(config.index_dir):
-        cache = cache_from_index(config.index_dir, embedder.name)
+    with store_lock(config):
+        cache = cache_from_index(config.index_dir, embedder.name)  # for Milvus too: a FAISS folder's vectors are reused
         fingerprint = corpus_fingerprint_of(config.corpus_dir)
         embedded = embed_and_write(config, embedder, chunks, sources, len(articles), fingerprint, {},
                           progress, cache, stages)
-    return BuildReport(config.index_dir, len(sources), len(articles), len(chunks), embedded,
+    where = config.index_dir if config.store == "faiss" else Path(f"{config.milvus_uri}#{config.collection}")
+    return BuildReport(where, len(sources), len(articles), len(chunks), embedded,
                        time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
@@ -143,6 +158,10 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     """
     from rag.embedding import make_embedder
 
+    if config.store == "milvus":
+        from rag.milvus_add import add_to_collection
+
+        return add_to_collection(config, paths, embedder, progress)
     began = time.perf_counter()
     stages: dict[str, float] = {}
     manifest = read_manifest(config.index_dir)

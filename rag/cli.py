@@ -15,7 +15,8 @@ from rag.errors import RagError
 
 # Flags that override a Config field (and its environment variable, see Config.from_env).
 FLAGS = {"index": "index_dir", "corpus": "corpus_dir", "embedder": "embedder", "reader": "reader",
-         "top_k": "top_k", "chunk_size": "chunk_size", "chunk_overlap": "chunk_overlap"}
+         "top_k": "top_k", "chunk_size": "chunk_size", "chunk_overlap": "chunk_overlap",
+         "store": "store", "milvus_uri": "milvus_uri", "collection": "collection"}
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -117,6 +118,11 @@ def parser() -> argparse.ArgumentParser:
         if corpus:
             p.add_argument("--corpus", help="folder of .txt/.md articles (default: $RAG_CORPUS, else the folder "
                                             "the index was built from, else seeds)")
+        p.add_argument("--store", choices=("faiss", "milvus"), help="where the index lives: faiss (the --index "
+                       "folder, default) or milvus (or $RAG_STORE)")
+        p.add_argument("--milvus-uri", dest="milvus_uri", help="a local path ending in .db (Milvus Lite, in process) "
+                       "or http://host:19530 (a Milvus server or cluster); or $RAG_MILVUS_URI")
+        p.add_argument("--collection", help="the Milvus alias the index is read through (default: rag, or $RAG_COLLECTION)")
 
     p = sub.add_parser("build", help="index a folder of articles")
     common(p)

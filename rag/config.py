@@ -6,6 +6,7 @@ build a Config and pass it on.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
@@ -16,6 +17,10 @@ ENV_EMBEDDER = "RAG_EMBEDDER"
 ENV_INDEX = "RAG_INDEX"
 ENV_CORPUS = "RAG_CORPUS"
 ENV_READER = "RAG_READER"
+ENV_STORE = "RAG_STORE"  # "faiss" (default: the index folder) or "milvus"
+ENV_MILVUS_URI = "RAG_MILVUS_URI"  # a local path ending in .db (Milvus Lite) or http://host:19530
+ENV_COLLECTION = "RAG_COLLECTION"  # the Milvus alias readers use (default "rag")
+STORES = ("faiss", "milvus")
 # Environment variable → Config field, read by Config.from_env. A new setting is one line here (the
 # field's __post_init__ check validates the value).
 ENV_SETTINGS = {
@@ -23,6 +28,9 @@ ENV_SETTINGS = {
     ENV_CORPUS: "corpus_dir",
     ENV_EMBEDDER: "embedder",
     ENV_READER: "reader",
+    ENV_STORE: "store",
+    ENV_MILVUS_URI: "milvus_uri",
+    ENV_COLLECTION: "collection",
 }
 
 
@@ -54,6 +62,11 @@ class Config:
     max_question_chars: int = 500  # longer questions are truncated (the reply says so)
     reader: str = ""  # optional transformers QA model name or path; "" = built-in extractive rules
     batch_size: int = 32
+    # Where the index lives: "faiss" = the index folder; "milvus" = collections behind the alias
+    # `collection` at `milvus_uri` (a .db path runs Milvus Lite in process; http://host:19530 a server).
+    store: str = "faiss"
+    milvus_uri: str = ""
+    collection: str = "rag"
 
     def __post_init__(self) -> None:
         if self.corpus_dir is not None:
@@ -78,6 +91,24 @@ class Config:
                 raise ConfigError(f"{name} must be in [0, 10], got {getattr(self, name)!r}")
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise ConfigError("dense_weight and lexical_weight cannot both be 0")
+        self._check_store()
+
+    def _check_store(self) -> None:
+        if self.store not in STORES:
+            raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}")
+        if self.store != "milvus":
+            return
+        uri = self.milvus_uri.strip() if isinstance(self.milvus_uri, str) else ""
+        if not uri:
+            raise ConfigError("the milvus store needs a URI: --milvus-uri (or RAG_MILVUS_URI) a local path ending "
+                              "in .db for Milvus Lite, or http://host:19530 for a Milvus server")
+        if not (uri.endswith(".db") or uri.startswith(("http://", "https://", "tcp://", "unix:"))):
+            raise ConfigError(f"milvus_uri must be a local path ending in .db (Milvus Lite) or http(s)://host:port, "
+                              f"got {self.milvus_uri!r}")
+        if not (isinstance(self.collection, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,150}", self.collection)
+                and "__v" not in self.collection):
+            raise ConfigError(f"collection must be letters, digits and underscores (not starting with a digit, "
+                              f"without '__v'), got {self.collection!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, root: Path | None = None,

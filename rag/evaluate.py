@@ -84,6 +84,8 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
     safe = "".join(c if c.isalnum() else "-" for c in embedder.name)[-40:]
     folder = CACHE / f"{path.stem}-{digest}-{safe}-{config.chunk_size}-{config.chunk_overlap}"
     config = config.with_(index_dir=folder, corpus_dir=folder / "no-corpus")
+    if config.store == "milvus":  # the data's passages get their own collection (vectors reused from the folder)
+        config = config.with_(collection=f"eval_{digest}_{text_hash(embedder.name)[:8]}_{config.chunk_size}_{config.chunk_overlap}")
     try:
         return Pipeline.load(config)
     except RagError:

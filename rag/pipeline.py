@@ -15,6 +15,7 @@ from rag.errors import IndexMismatch, IndexNotFound
 from rag.index import Index, stale_files
 from rag.lexical import normalise, place_names
 from rag.retrieval import query_text, retrieve
+from rag.store import load_index
 from rag.types import Answer, Chunk
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
@@ -68,9 +69,9 @@ class Pipeline:
         note = ""
         try:
             try:
-                index = Index.load(config.index_dir, wanted)
+                index = load_index(config, wanted)
             except IndexNotFound:
-                if config.corpus_dir is None:
+                if config.corpus_dir is None or config.store != "faiss":
                     raise
                 # The command builds the corpus the user named, with the embedder asked for.
                 raise IndexNotFound(f"no index at {config.index_dir} ({config.index_dir / 'manifest.json'} is missing): {rebuild_advice(config.index_dir, corpus=config.corpus_dir, embedder=config.embedder)}") from None
@@ -90,7 +91,7 @@ class Pipeline:
             embedder = make_embedder(config.embedder, config.batch_size)
             report = build_index(rebuild_config(config), embedder=embedder)
             say(report.summary())
-            return cls(config, Index.load(config.index_dir, embedder.name), embedder, _load_reader(config))
+            return cls(config, load_index(config, embedder.name), embedder, _load_reader(config))
         if note:
             say(note)
         say(f"loading embedder {config.embedder}…")

@@ -61,7 +61,8 @@ def retrieve(index: Index, query_vector: np.ndarray, question: str, config: Conf
 def _vocabulary_coverage(index: Index, tokens: list[str]) -> float:
     if not tokens:
         return 0.0
-    vocab = index.bm25.vocab_dict
+    known = getattr(index, "known_tokens", None)  # a store without a bm25s vocabulary (Milvus) answers itself
+    vocab = known(tokens) if known else index.bm25.vocab_dict
     return sum(1 for token in tokens if token in vocab) / len(tokens)
 
 
