@@ -1,11 +1,12 @@
-"""Extractive answers: the best sentence across retrieved passages, and a short span inside it.
+"""The answer sentence: the best sentence across the retrieved passages (the short answer inside it is
+the reader's, rag.reader).
 
-Nothing is generated: the sentence and the span are copied from the chunk, with file offsets.
-Sentence choice is a linear score over general features (how much of the question's content the
-sentence holds, retrieval rank, the phrasing the question type calls for, the e5 similarity of question
-and sentence), with weights fitted by scripts/fit_answer_weights.py. The short span comes from aligning
-the question around its question word ("平度市累计建成了[多少]万亩…") with the sentence, and from typed
-patterns (numbers with units, dates, places, person names, 《titles》) for questions that ask for those.
+Nothing is generated: the sentence is copied from the chunk, with file offsets. Sentence choice is a
+linear score over general features (how much of the question's content the sentence holds, retrieval
+rank, the phrasing the question type calls for, the e5 similarity of question and sentence), with weights
+fitted by scripts/fit_answer_weights.py. The trained reader's scores did not pick better sentences on
+CMRC 2018 trial (where it disagreed with this scorer, the scorer was right 2-3 times as often), so the
+scorer chooses the sentence and the reader reads inside it.
 """
 from __future__ import annotations
 
@@ -27,15 +28,6 @@ WH_WORDS = (
     "什么", "啥", "谁", "哪", "几", "多",
 )
 _WH = re.compile("|".join(map(re.escape, WH_WORDS)))
-_NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿]+(?![\u4e00-\u9fff]{0}[年月日]?\d))"
-_UNIT = (r"(?:%|‰|公分|厘米|毫米|公斤|千克|英尺|英里|美元|欧元|港元|人次|万亩|万人|万元|亿元|万吨|平方公里|平方米|公里|千米|公顷|万|亿|千|百)?"
-         r"(?:余|多)?(?:%|个|名|人|位|起|吨|亩|元|家|次|年|岁|天|倍|项|所|座|户|件|场|条|台|辆|处|类|种|批|届|份|期|轮|"
-         r"栋|间|米|斤|克|分钟|小时|秒|周|月|日|号|层|枚|只|头|株|棵|本|部|首|篇|张|支|队|组|村|镇|区|县|市|省|国|亿|万)?")
-_NUMBER_SPAN = re.compile(rf"(?:约|近|超过)?{_NUM}{_UNIT}")
-_DATE_SPAN = re.compile(r"(?:\d{2,4}年)?(?:\d{1,2}月)?(?:\d{1,2}[日号])?|每月\d{1,2}[日号]|[一二三四五六七八九十]+世纪[\u4e00-\u9fff]{0,4}年代")
-_TRIM = "，,。；;：:、 \n“”\"'（）()！？!?"
-_LEAD_PARTICLES = "是为了有在于将被把由让给共约达"
-_PLACE_SUFFIX = re.compile(r"哪(?:个|一个|座|家|所)?([区市县省镇街道村国州城部局厂店队校院馆])")
 _COUNT_WORDS = ("多少", "几个", "几", "多大", "多高", "多长", "多远", "多重", "多久", "第几", "几次", "几年")
 _DATE_WORDS = ("哪一年", "哪年", "什么时候", "何时", "哪一天", "哪天", "几月", "几日", "哪一月", "日期", "时间")
 
@@ -259,6 +251,18 @@ def lexical_question(question: str) -> bool:
     return bool(_CJK.search(question))
 
 
+_ENGLISH_DESCRIPTIVE = re.compile(r"^\s*(?:why|how(?!\s+(?:many|much|long|old|far|big|tall|large|high|often))|describe|explain)\b",
+                                  re.IGNORECASE)
+
+
+def asks_for_description(question: str) -> bool:
+    """Whether the question asks for a description or reason (为什么, 如何, 哪些, why, how…), or has no
+    question word at all: such answers are whole sentences, not a short span."""
+    if not lexical_question(question):
+        return bool(_ENGLISH_DESCRIPTIVE.search(question))
+    return _split_question(question)[1] in _DESCRIPTIVE
+
+
 # A sentence that opens with a link back (因此…, 在此背景下…) states a consequence: the reason, which a
 # why-question asks for, is in the sentence before, and joins the answer (CMRC sentence hit +0.4 points).
 # Questions asking for a description (features, course, effects) are often answered by two sentences: the
@@ -297,249 +301,7 @@ def _split_question(question: str) -> tuple[str, str, str]:
     return q[: match.start()], match.group(), q[match.end():]
 
 
-def _find_left_anchor(left: str, sentence: str) -> tuple[int, int]:
-    """End position in sentence of the longest suffix of `left` found there (skipping ≤2 trailing
-    chars, e.g. 有/是/了 before the question word), and that suffix's length."""
-    best = (-1, 0)
-    for skip in range(0, min(3, len(left))):
-        part = left[: len(left) - skip]
-        for size in range(min(len(part), 12), 1, -1):
-            pos = sentence.find(part[-size:])
-            if pos >= 0:
-                if size > best[1]:
-                    best = (pos + size, size)
-                break
-    return best
-
-
-def _find_right_anchor(right: str, sentence: str, after: int) -> tuple[int, int]:
-    """Start in sentence (at or after `after`) of the longest prefix of `right` (skipping ≤2 lead chars)."""
-    best = (-1, 0)
-    for skip in range(0, min(3, len(right))):
-        part = right[skip:]
-        for size in range(min(len(part), 12), 1, -1):
-            pos = sentence.find(part[:size], max(after, 0))
-            if pos >= 0:
-                if size > best[1]:
-                    best = (pos, size)
-                break
-    return best
-
-
-_ASKS_PERSON = re.compile(r"谁|哪位|何人|什么人(?![口数员群士])")
-_ASKS_TITLE = re.compile(r"哪一?(?:部(?![门分队位])|[本张首篇套])|"
-                         r"什么(?:书(?!记)|电影|歌|专辑|作品|小说|杂志|报纸|节目|剧|游戏|著作)")
-_ASKS_SHARE = re.compile(r"占多少|占几|比例|百分|比重|(?<![效频速功汇])率.{0,6}多少")  # 频率, 汇率… are no shares
-_WORK_TITLE = re.compile(r"《[^《》]{1,40}》")
-# A number range is one answer: 100米至2,800米, 5~32公里, 1984年10月7日至1985年9月29日.
-_RANGE_TAIL = re.compile(r"(?:至|到|~|～|-|－|—)")
-
-
-def person_spans(sentence: str) -> list[tuple[int, int]]:
-    """Person names by jieba's part-of-speech tags (nr*), names joined by · kept whole (保罗·塞里诺)."""
-    return _tagged_spans(sentence, "nr")
-
-
-def _tagged_spans(sentence: str, tag: str) -> list[tuple[int, int]]:
-    """Runs of tokens whose jieba part-of-speech tag starts with `tag` (nr: person, ns: place); · joins them."""
-    from rag.lexical import _jieba
-
-    _jieba()
-    import jieba.posseg
-
-    spans, pos, current = [], 0, None
-    for token in jieba.posseg.cut(sentence):
-        end = pos + len(token.word)
-        if token.flag.startswith(tag) or (token.word in "·•‧" and current):
-            current = (current[0], end) if current else (pos, end)
-        else:
-            if current:
-                spans.append(current)
-            current = None
-        pos = end
-    if current:
-        spans.append(current)
-    trimmed = [(a, b - 1) if sentence[b - 1] in "·•‧" else (a, b) for a, b in spans]
-    return [(a, b) for a, b in trimmed if b - a >= 2]
-
-
-def _extend_range(sentence: str, end: int, pattern: re.Pattern) -> int:
-    """End of `X至Y` when a second value of the same kind follows the first (X ends at `end`)."""
-    tail = _RANGE_TAIL.match(sentence, end)
-    if tail:
-        second = pattern.match(sentence, tail.end())
-        if second and second.end() > tail.end() and re.search(r"\d|[一二三四五六七八九十]", second.group()):
-            return second.end()
-    return end
-
-
-# Latin unit letters right after a number (2cm, 4.7GHz); after a space only a known unit (4.7 GHz, 5 km),
-# not a word (3 and 5). Case-insensitive: short_span aligns on normalised (lower-cased) text.
-_LATIN_UNIT = re.compile(r"(?:[a-z]{1,4}| (?:[kmgt]?hz|[kmgt]?b|[kmgt]?w|[kmc]?m|mm|[km]?g|mg|ml|ms|s|h|v|a))(?![a-z])",
-                         re.IGNORECASE)
-
-
-def _latin_unit_end(sentence: str, end: int) -> int:
-    unit = _LATIN_UNIT.match(sentence, end) if end and sentence[end - 1].isdigit() else None
-    return unit.end() if unit else end
-
-
-def _date_spans(sentence: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _DATE_SPAN.finditer(sentence) if m.end() - m.start() >= 2]
-
-
-def _typed_spans(wh: str, right: str, question: str, sentence: str) -> list[tuple[int, int]]:
-    if _ASKS_TITLE.search(question):
-        spans = [m.span() for m in _WORK_TITLE.finditer(sentence)]
-        if spans:
-            return spans
-    if _ASKS_PERSON.search(question):
-        names = person_spans(sentence)
-        if names or not any(w in question for w in _DATE_WORDS):  # 谁在哪一年…: a date if no name
-            return names
-    if any(w in question for w in _DATE_WORDS):
-        spans = [(a, _extend_range(sentence, b, _DATE_SPAN)) for a, b in _date_spans(sentence)]
-        if spans:
-            return spans
-    if _asks_count(wh, question):
-        unit = re.match(r"[\u4e00-\u9fff%]{1,2}", right)  # the unit the question names (多少万亩)
-        spans = []
-        for m in _NUMBER_SPAN.finditer(sentence):
-            if not re.search(r"[\d零〇一二两三四五六七八九十百千万亿]", m.group()):
-                continue
-            start, end = m.span()
-            # Extend over the unit the question names ("多少万亩" → "155.2万亩").
-            if unit:
-                for size in range(len(unit.group()), 0, -1):
-                    if sentence.startswith(unit.group()[:size], end):
-                        end += size
-                        break
-            # A unit in Latin letters (4.7 GHz, 2cm), or a range (100米至2,800米, 2cm至5cm).
-            end = _latin_unit_end(sentence, end)
-            ranged = _extend_range(sentence, end, _NUMBER_SPAN)
-            end = _latin_unit_end(sentence, ranged) if ranged != end else end
-            if wh == "第几" and sentence[max(0, start - 1):start] == "第":
-                start -= 1
-            spans.append((start, end))
-        if _ASKS_SHARE.search(question):  # "补贴占多少": a share is a percentage, not 两部(分)
-            shares = [(a, b) for a, b in spans if re.search(r"[%％‰]|成$", sentence[a:b])]
-            return shares or spans
-        return spans
-    place = _PLACE_SUFFIX.search(question)
-    if place:
-        return [m.span() for m in re.finditer(rf"[\u4e00-\u9fff]{{1,6}}?{place.group(1)}", sentence)]
-    return []
-
-
-# How much to return when no typed span fits, by question word. Measured on CMRC 2018 trial questions
-# with the gold sentence given: for "why/how/which ones" and for questions without a question word the
-# reference answers are whole sentences or clauses, so a tight aligned span scores far below them
-# (F1 0.20-0.32 vs 0.69-0.84 for the sentence); for who/where/which the aligned span or its clause is best.
+# Question words whose answers are whole sentences, not a short span. Measured on CMRC 2018 trial: for
+# "why/how/which ones" and for questions without a question word the reference answers are whole sentences
+# or clauses (a tight span scored F1 0.20-0.32 there vs 0.69-0.84 for the sentence).
 _DESCRIPTIVE = frozenset({"哪些", "哪几个", "哪几", "为什么", "为何", "怎么样", "怎样", "如何", "怎么", ""})
-_CLAUSE_END = re.compile(r"[，,。；;！？!?：:]")
-
-
-# What an English question asks for, in the terms of the Chinese typed spans.
-_ENGLISH_TYPES = tuple((re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
-    (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month)\b", "date"),
-    (r"\bhow (?:many|much|long|big|large|high|tall|far|old)\b|\bwhat (?:percentage|share|proportion)\b", "number"),
-    (r"\bwho(?:m|se)?\b", "person"),
-    (r"\bwhere\b|\b(?:what|which) (?:city|county|district|province|country|town|village|street|place|region)\b", "place"),
-))
-
-
-def _english_typed_spans(question: str, sentence: str) -> list[tuple[int, int]]:
-    """Spans of the kind an English question asks for (a date, number, person or place), in order."""
-    kind = next((kind for pattern, kind in _ENGLISH_TYPES if pattern.search(question)), None)
-    if kind == "date":
-        return _date_spans(sentence)
-    if kind == "number":  # a quantity, not the day or month of a date
-        return [(m.start(), _latin_unit_end(sentence, m.end())) for m in _NUMBER_SPAN.finditer(sentence)
-                if re.search(r"\d", m.group()) and not re.match(r"[年月日号]", sentence[m.end():m.end() + 1])]
-    if kind == "person":
-        return person_spans(sentence)
-    if kind == "place":
-        return _tagged_spans(sentence, "ns")
-    return []
-
-
-def short_span(question: str, sentence: str) -> tuple[int, int]:
-    """(start, end) of the short answer within sentence, or (-1, -1) if none is found.
-
-    Typed questions (count, date, place) get the typed span nearest the aligned gap; other questions
-    get the span between the question's left and right context anchors; when that fails, or the
-    question asks for a description, the clause around the anchors or the whole sentence.
-    """
-    q = normalise(question)
-    s = normalise(sentence)
-    if len(s) != len(sentence):  # NFKC changed the length: align on the raw text instead
-        s = sentence
-    left, wh, right = _split_question(q)
-    whole = _trim(s, 0, len(s))
-    if whole[1] <= whole[0]:
-        return -1, -1
-    if not lexical_question(q):  # an English question cannot be aligned with Chinese text: its type can
-        typed = _english_typed_spans(q, s)
-        return _trim(s, *typed[0]) if typed else whole
-    if wh in _DESCRIPTIVE:
-        return whole
-    left_end, left_size = _find_left_anchor(left, s)
-    right_start, right_size = _find_right_anchor(right, s, max(left_end, 0))
-    lo = left_end if left_end >= 0 else 0
-    hi = right_start if right_start > lo else -1
-    if hi < 0:  # no right context: the answer runs to the end of the clause
-        clause = _CLAUSE_END.search(s, lo) if lo < len(s) else None
-        hi = clause.start() if clause else len(s)
-        if left_end < 0 and right_start >= 0:
-            hi = right_start
-            lo = max(0, max(s.rfind(c, 0, hi) for c in "，,；;：:") + 1)
-    # Not a number the question itself names, nor a lone numeral character (一 in 一体化).
-    typed = [(a, b) for a, b in _typed_spans(wh, right, q, s) if s[a:b] not in q and (b - a > 1 or s[a].isdigit())]
-    if typed:
-        # The typed span inside (or nearest) the aligned gap wins; inside it, the one nearest the
-        # right anchor when there is one (the answer sits just before the question's right context).
-        def distance(span):
-            a, b = span
-            if a >= lo and b <= hi + 4:
-                return 0, (hi - b if right_start > lo else a - lo)
-            return min(abs(a - lo), abs(a - hi), abs(b - hi)), 0
-        a, b = min(typed, key=distance)
-        if distance((a, b))[0] <= 30:
-            return _trim(s, a, b)
-    if left_size + right_size == 0:
-        return _clause_at(s, _best_clause(q, s)) if wh != "什么" else whole
-    a, b = _trim(s, lo, hi)
-    while a < b and s[a] in _LEAD_PARTICLES and b - a > 2:
-        a += 1
-    if b - a <= 0 or b - a > 40:
-        return _clause_at(s, lo) if wh != "什么" else whole
-    return a, b
-
-
-def _clause_at(s: str, pos: int) -> tuple[int, int]:
-    """The clause (between ，；：。 marks) holding position pos."""
-    start = max([s.rfind(c, 0, pos) for c in "，,。；;！？!?：:"]) + 1
-    end = _CLAUSE_END.search(s, pos)
-    return _trim(s, start, end.start() if end else len(s))
-
-
-def _best_clause(q: str, s: str) -> int:
-    """Start of the clause sharing most character bigrams with the question."""
-    q_bigrams = _bigrams(q)
-    best, best_pos, pos = -1, 0, 0
-    for part in re.split(r"([，,。；;！？!?：:])", s):
-        if len(part) > 1:
-            overlap = len(q_bigrams & _bigrams(part))
-            if overlap > best:
-                best, best_pos = overlap, pos
-        pos += len(part)
-    return best_pos
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    """Drop punctuation at both ends, keeping 《书名》 marks that enclose a title."""
-    while a < b and (text[a] in _TRIM or text[a] == "》"):
-        a += 1
-    while b > a and (text[b - 1] in _TRIM or text[b - 1] == "《"):
-        b -= 1
-    return a, b

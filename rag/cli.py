@@ -144,7 +144,8 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--top-k", dest="top_k", type=int, default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per question")
-    p.add_argument("--reader", help="optional transformers QA model (name or path) for the short answer")
+    p.add_argument("--reader", help="short-answer reader: bundled (default, models/reader-zh), a folder, a "
+                   "transformers QA model name, or none (or $RAG_READER)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="evaluate on SQuAD-style JSON (CMRC 2018) or a JSONL of questions")
@@ -152,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--reader", help="optional transformers QA model (name or path)")
+    p.add_argument("--reader", help="short-answer reader: bundled (default), a folder, a transformers QA model, or none")
     p.add_argument("--modes", default="hybrid,bm25,dense")
     p.set_defaults(func=cmd_eval)
 

@@ -60,7 +60,9 @@ class Config:
     # English questions share no words with Chinese articles and are not judged by this rule.
     abstain_threshold: float = 0.2
     max_question_chars: int = 500  # longer questions are truncated (the reply says so)
-    reader: str = ""  # optional transformers QA model name or path; "" = built-in extractive rules
+    # The extractive reader that marks the short answer (rag.reader.load_reader): "bundled" = models/reader-zh
+    # (offline), a folder made by scripts/train_reader.py, a transformers QA model name or folder, or "none".
+    reader: str = "bundled"
     batch_size: int = 32
     # Where the index lives: "faiss" = the index folder; "milvus" = collections behind the alias
     # `collection` at `milvus_uri` (a .db path runs Milvus Lite in process; http://host:19530 a server).

@@ -31,6 +31,9 @@ class Question:
     spans: tuple[tuple[int, int], ...] = ()  # gold answer offsets in the source text, when known
 
 
+SHORT_GOLD_CHARS = 10  # the numbers, dates, names and places news readers ask for
+
+
 def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[Question]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     articles, sources, questions = [], {}, []
@@ -133,6 +136,7 @@ def evaluate(path: Path, config: Config, limit: int | None = None, modes=("hybri
 def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
     pipeline.ask("预热 warm-up", mode=mode)  # loads jieba's dictionary etc. outside the timings
     ranks, hits, ems, f1s, latencies, abstained, answerable, misses = [], [], [], [], [], [], [], []
+    short_gold, short_shown = [], []
     for q in questions:
         started = time.perf_counter()
         answer = pipeline.ask(q.question, top_k=10, mode=mode)
@@ -148,8 +152,12 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
         hit = (not answer.abstained and answer.chunk is not None and answer.chunk.source == q.source
                and any(a in answer.text for a in q.answers))
         hits.append(hit)
-        ems.append(cmrc_em(answer.short_answer, list(q.answers)))
-        f1s.append(cmrc_f1(answer.short_answer, list(q.answers)))
+        # What the user reads first: the short answer where one is shown, else the answer sentence.
+        shown = "" if answer.abstained else (answer.short_answer or answer.text)
+        ems.append(cmrc_em(shown, list(q.answers)))
+        f1s.append(cmrc_f1(shown, list(q.answers)))
+        short_gold.append(min(map(len, q.answers)) <= SHORT_GOLD_CHARS)
+        short_shown.append(bool(answer.short_answer) and not answer.abstained)
         if not hit and len(misses) < 20:
             misses.append({"id": q.id, "question": q.question, "gold": q.answers[:1], "answer": answer.text[:80],
                            "short": answer.short_answer, "rank": rank})
@@ -158,6 +166,7 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
         "recall@1": recall_at_k(ranks, 1), "recall@5": recall_at_k(ranks, 5), "recall@10": recall_at_k(ranks, 10),
         "mrr": mrr(ranks), "answer_sentence_hit": sum(hits) / n, "short_em": sum(ems) / n, "short_f1": sum(f1s) / n,
         "latency_p50_ms": percentile(latencies, 50), "latency_p95_ms": percentile(latencies, 95),
+        "split": _split(ems, f1s, short_gold, short_shown),
         "abstained_answerable": sum(a for a, ok in zip(abstained, answerable) if ok) / n,
         "misses": misses,
     }
@@ -165,6 +174,19 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
         result["abstention"] = abstention_scores(abstained, answerable)
         result["answered_correctly"] = f"{sum(hits)}/{len(ranks)}"
     return result
+
+
+def _split(ems, f1s, short_gold, short_shown) -> dict:
+    """EM/F1 on questions whose gold answer is short (≤ SHORT_GOLD_CHARS) vs long, and how often a short
+    answer is shown with its precision (EM among the shown)."""
+    def mean(values):
+        return sum(values) / len(values) if values else 0.0
+
+    pick = lambda flags, values, want=True: [v for f, v in zip(flags, values) if f == want]  # noqa: E731
+    return {"short_gold": len(pick(short_gold, ems)), "short_em": mean(pick(short_gold, ems)),
+            "short_f1": mean(pick(short_gold, f1s)), "long_em": mean(pick(short_gold, ems, False)),
+            "long_f1": mean(pick(short_gold, f1s, False)), "shown": mean(short_shown),
+            "shown_em": mean(pick(short_shown, ems))}
 
 
 def format_report(report: dict) -> str:
@@ -182,4 +204,10 @@ def format_report(report: dict) -> str:
             f"{r['abstained_answerable']:.3f}", f"{abst['precision']:.2f}/{abst['recall']:.2f}" if abst else "–",
             f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
         ]))
+    lines += ["", f"gold ≤ {SHORT_GOLD_CHARS} chars: n | EM | F1 || longer: EM | F1 || short answer shown | its EM",
+              "--- | --- | --- | --- | --- | --- | ---"]
+    for mode, r in report["modes"].items():
+        s = r["split"]
+        lines.append(f"{mode}: {s['short_gold']} | {s['short_em']:.3f} | {s['short_f1']:.3f} | {s['long_em']:.3f} | "
+                     f"{s['long_f1']:.3f} | {s['shown']:.3f} | {s['shown_em']:.3f}")
     return "\n".join(lines)

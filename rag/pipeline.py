@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rag.answer import SentenceSimilarity, answer_window, lexical_question, score_sentences, short_span
+from rag.answer import SentenceSimilarity, answer_window, asks_for_description, lexical_question, score_sentences
 from rag.config import Config
 from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
@@ -125,18 +125,14 @@ class Pipeline:
         k = max(1, min(top_k or self.config.top_k, 100))
         vector = self.embedder.embed_queries([query_text(resolved)])[0]
         chunks = retrieve(self.index, vector, resolved, self.config, k=max(k, 10), mode=mode)
-        answer = extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
-                                source_text=self.index.article_text, similarity=self.similarity_to(vector))
-        if self.reader is not None and not answer.abstained:  # the reader picks the span, not whether to answer
-            from rag.reader import reader_answer
-
-            return reader_answer(self.reader, text, resolved, chunks, k, notes) or answer
-        return answer
+        return extract_answer(text, resolved, chunks, k, self.config.abstain_threshold, notes,
+                              source_text=self.index.article_text, similarity=self.similarity_to(vector),
+                              reader=self.reader)
 
 
 def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, threshold: float,
                    notes: tuple[str, ...] = (), source_text: Callable[[Chunk], str] | None = None,
-                   similarity: SentenceSimilarity | None = None) -> Answer:
+                   similarity: SentenceSimilarity | None = None, reader=None) -> Answer:
     """The best sentence among the retrieved chunks (first k cited, answer's chunk first), or an abstention.
 
     `threshold` is the least lexical coverage (share of the question's content found in one sentence)
@@ -159,27 +155,31 @@ def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, th
     chunk = best.chunk
     start, end = answer_window(hits, resolved)
     text = chunk.text[start:end]
-    sentence = chunk.text[best.start:best.end]
-    a, b = short_span(resolved, sentence)
-    if a >= 0:  # offsets of the short answer within chunk.text
-        a, b = best.start + a, best.start + b
+    short = None
+    if reader is not None:
+        from rag.reader import says_no_answer, short_answer_span
+
+        reading = reader.run(resolved, [chunk.text])  # the answer's passage, read once
+        if says_no_answer(reading):
+            return Answer(question=question, text=NO_ANSWER, chunk=None, abstained=True,
+                          score=coverage, citations=tuple(chunks[:k]), notes=notes)
+        if not asks_for_description(resolved):
+            short = short_answer_span(reading, chunk.text, (start, end))
     citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
     return Answer(
         question=question, text=text, chunk=chunk,
         start=chunk.to_file_offset(start), end=chunk.to_file_offset(end - 1) + 1,
-        short_answer=chunk.text[a:b] if a >= 0 else "",
-        short_start=chunk.to_file_offset(a) if a >= 0 else -1,
-        short_end=chunk.to_file_offset(b - 1) + 1 if a >= 0 else -1,
+        short_answer=chunk.text[short[0]:short[1]] if short else "",
+        short_start=chunk.to_file_offset(short[0]) if short else -1,
+        short_end=chunk.to_file_offset(short[1] - 1) + 1 if short else -1,
         score=best.coverage, citations=citations, notes=notes,
     )
 
 
 def _load_reader(config: Config):
-    if not config.reader:
-        return None
-    from rag.reader import Reader
+    from rag.reader import load_reader
 
-    return Reader(config.reader)
+    return load_reader(config.reader)
 
 
 def answer_to_dict(answer: Answer, latency_ms: float, original_text: Callable[[Chunk], str] | None = None) -> dict:

@@ -103,17 +103,32 @@ class ReaderTokenizer:
         return windows
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the reader computed for one question over some contexts: read once, searched as often as needed."""
+    windows: list
+    start_logits: np.ndarray
+    end_logits: np.ndarray
+
+    def spans(self, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+        return best_spans(self.start_logits, self.end_logits, self.windows, per_window=per_window, within=within)
+
+
 def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, windows: list[Window],
-               max_answer_tokens: int = 30, per_window: int = 1) -> list[Span]:
-    """The best-scoring spans (start + end logit) of each window, highest first. Pure numpy."""
+               max_answer_tokens: int = 30, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+    """The best-scoring spans (start + end logit) of each window, highest first. Pure numpy.
+
+    `within` keeps only spans inside that character range of the context (e.g. the answer sentence).
+    """
     spans = []
+    lo, hi = within if within else (0, float("inf"))
     for row, window in enumerate(windows):
         first, n = window.first_context_token, len(window.offsets)
         if n == 0:
             continue
         s = start_logits[row, first:first + n].astype(np.float64)
         e = end_logits[row, first:first + n].astype(np.float64)
-        valid = np.array([b > a for a, b in window.offsets])
+        valid = np.array([b > a and lo <= a and b <= hi for a, b in window.offsets])
         scores = s[:, None] + e[None, :]
         allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), max_answer_tokens)
         allowed &= valid[:, None] & valid[None, :]
@@ -223,11 +238,11 @@ class ExtractiveReader:
         self.pad_id = int(self.model.config.pad_token_id)
         self.name = str(self.folder)
 
-    def read(self, question: str, contexts, per_window: int = 1) -> list[Span]:
-        """Spans over all windows of all contexts, best first (empty when there is no context)."""
+    def run(self, question: str, contexts) -> Reading:
+        """Start/end logits for every window of every context."""
         windows = self.tokenizer.encode_windows(question, list(contexts), self.max_length, self.stride)
         if not windows:
-            return []
+            return Reading([], np.zeros((0, 1)), np.zeros((0, 1)))
         torch = self._torch
         width = max(len(w.ids) for w in windows)
         ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
@@ -235,4 +250,8 @@ class ExtractiveReader:
             ids[row, :len(window.ids)] = torch.tensor(window.ids)
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=(ids != self.pad_id).long())
-        return best_spans(out.start_logits.numpy(), out.end_logits.numpy(), windows, per_window=per_window)
+        return Reading(windows, out.start_logits.numpy(), out.end_logits.numpy())
+
+    def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+        """Spans over all windows of all contexts, best first (empty when there is no context)."""
+        return self.run(question, contexts).spans(per_window, within)

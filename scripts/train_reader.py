@@ -233,7 +233,7 @@ def train(work: Path, args) -> None:
             optimiser.step()
             schedule.step()
             optimiser.zero_grad(set_to_none=True)
-            running += float(out.loss)
+            running += float(out.loss.detach())
             if (step + 1) % args.log_every == 0:
                 note(event="step", epoch=epoch + 1, step=step + 1, of=steps_per_epoch, loss=round(running / args.log_every, 4))
                 running = 0.0

@@ -277,10 +277,10 @@ def test_build_app_after_load_error_shows_the_message():
 def test_config_from_env(tmp_path):
     """The app and the CLI read the environment through one Config.from_env (app: defaults next to app.py)."""
     env = {"RAG_INDEX": str(tmp_path / "i"), "RAG_CORPUS": str(tmp_path / "c"), "RAG_EMBEDDER": "hash:16",
-           "RAG_READER": ""}
+           "RAG_READER": "none"}
     config = Config.from_env(env, root=app.HERE)
     assert config.index_dir == tmp_path / "i" and config.corpus_dir == tmp_path / "c"
-    assert config.embedder == "hash:16" and config.reader == ""
+    assert config.embedder == "hash:16" and config.reader == "none"
     default = Config.from_env({}, root=app.HERE)
     # No corpus named: the index's own (recorded) corpus is used; a new index is built from seeds/.
     assert default.index_dir == ROOT / "index" and default.corpus_dir is None

@@ -1,28 +1,91 @@
+"""The reader step: the shipped reader's short answers, the policy around it, and a transformers QA model."""
 import pytest
 
+from rag.config import Config
 from rag.errors import EmbedderError
 from rag.pipeline import Pipeline
 
+pytest.importorskip("torch")
+
 
 @pytest.fixture(scope="module")
-def tiny_reader_dir(tmp_path_factory):
+def bundled():
+    from rag.reader import load_reader
+
+    return load_reader("bundled")
+
+
+@pytest.mark.parametrize("question, sentence, expected", [
+    ("鲍家屯村常住人口有多少？", "全村共有387户，常住人口912人。", "912人"),
+    ("钟滨是哪一年出生的？", "钟滨，1960年出生，中共党员。", "1960年"),
+    ("哪个区把2024年定为基础设施建设攻坚年？", "市南区把2024年定为基础设施建设攻坚年。", "市南区"),
+    ("耶律乞奴被谁所杀？", "耶律乞奴后来被耶律金山所杀。", "耶律金山"),
+    ("蒋家旻在哪部电影中首度担当女主角？", "她在电影《第一次不是你》首度担当女主角。", "《第一次不是你》"),
+    ("保费中政府补贴占多少？", "保费由政府补贴和农户自付资金两部分构成，其中，政府补贴62.5%，农户自付37.5%。", "62.5%"),
+    ("Which city signed the egg futures income insurance?", "本报12月14日讯 14日，平度市政策性蛋鸡期货收入保险项目签约。", "平度市"),
+])
+def test_shipped_reader_marks_the_short_answer(bundled, question, sentence, expected):
+    from rag.reader import short_answer_span
+
+    span = short_answer_span(bundled.run(question, [sentence]), sentence, (0, len(sentence)))
+    assert span and sentence[span[0]:span[1]] == expected
+
+
+def test_short_answer_stays_inside_the_answer_sentence(bundled):
+    from rag.reader import short_answer_span
+
+    text = "全村共有387户。常住人口912人。"
+    span = short_answer_span(bundled.run("全村共有多少户？", [text]), text, (8, len(text)))
+    assert span is None or span[0] >= 8
+
+
+def test_reader_says_no_answer_for_an_unrelated_passage(bundled):
+    from rag.reader import says_no_answer
+
+    assert not says_no_answer(bundled.run("鲍家屯村常住人口有多少？", ["全村共有387户，常住人口912人。"]))
+
+
+def test_end_to_end_on_the_seeds_with_the_shipped_reader():
+    pipeline = Pipeline.load(Config())  # the committed index over seeds/ and models/reader-zh: no network
+    answer = pipeline.ask("鲍家屯村常住人口有多少？")
+    assert answer.short_answer == "912人" and answer.short_answer in answer.text
+    assert pipeline.index.sources[answer.chunk.source][answer.short_start:answer.short_end] == "912人"
+    assert answer.citations[0] == answer.chunk
+    descriptive = pipeline.ask("胶州市为什么成立片区联合党委？")
+    assert descriptive.short_answer == "" and (descriptive.abstained or descriptive.text)
+    assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
+
+
+def test_no_reader_answers_with_the_sentence(tiny_index):
+    pipeline = Pipeline.load(tiny_index.with_(reader="none"))
+    answer = pipeline.ask("澳门路片区查处电动车不戴头盔多少起？")
+    assert not answer.abstained and "128起" in answer.text and answer.short_answer == ""
+
+
+@pytest.fixture(scope="module")
+def tiny_qa_dir(tmp_path_factory):
     pytest.importorskip("transformers")
     from tests.tiny_models import build_tiny_qa_model
 
     return build_tiny_qa_model(tmp_path_factory.mktemp("qa") / "tiny-qa")
 
 
-def test_reader_span_is_a_verbatim_slice(tiny_reader_dir):
-    from rag.reader import Reader
+def test_transformers_reader_spans_are_verbatim_slices(tiny_qa_dir):
+    from rag.reader import TransformersReader
 
-    reader = Reader(str(tiny_reader_dir))
+    reader = TransformersReader(str(tiny_qa_dir))
     context = "平度市累计建成高标准农田155.2万亩，粮食产量稳定在29亿斤以上。"
-    span = reader.read("平度市建成了多少万亩高标准农田？", context)
-    assert span.text == context[span.start:span.end] and 0 <= span.score <= 1
+    spans = reader.read("平度市建成了多少万亩高标准农田？", [context, "胶州市探索成立5个片区联合党委。"], per_window=2)
+    assert spans and all(0 <= s.start < s.end for s in spans)
+    assert all(s.context_index in (0, 1) for s in spans)
 
 
-def test_pipeline_uses_the_reader_when_configured(tiny_index, tiny_reader_dir):
-    pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_reader_dir)))
+def test_pipeline_uses_a_transformers_reader_when_configured(tiny_index, tiny_qa_dir, monkeypatch):
+    import rag.reader
+
+    monkeypatch.setattr(rag.reader, "SHOW_PROBABILITY", 0.0)  # an untrained model is never confident
+    monkeypatch.setattr(rag.reader, "NO_ANSWER_MARGIN", float("-inf"))
+    pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_qa_dir)))
     answer = pipeline.ask("澳门路片区查处电动车不戴头盔多少起？")
     assert answer.short_answer and answer.short_answer in answer.text
     source = pipeline.index.sources[answer.chunk.source]
@@ -36,6 +99,6 @@ def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):
         Pipeline.load(tiny_index.with_(reader=str(tmp_path / "missing")))
 
 
-def test_reader_does_not_override_abstention(tiny_index, tiny_reader_dir):
-    pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_reader_dir)))
+def test_reader_does_not_override_abstention(tiny_index, tiny_qa_dir):
+    pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_qa_dir)))
     assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained

@@ -405,7 +405,9 @@ def test_messy_corpus_builds_and_warns_for_each_skipped_file(messy, messy_build)
 ])
 def test_messy_corpus_answers_cite_decoded_offsets(messy, messy_build, question, source, short):
     index = Index.load(messy.index_dir, HASH)
-    pipeline = Pipeline(messy, index, make_embedder(HASH))  # not Pipeline.load: see the test below
+    from rag.reader import load_reader
+
+    pipeline = Pipeline(messy, index, make_embedder(HASH), load_reader("bundled"))  # not Pipeline.load: see below
     answer = pipeline.ask(question)
     check_answer(answer, pipeline, question)
     assert not answer.abstained and answer.chunk.source == source

