@@ -8,7 +8,7 @@ Settings come only from environment variables, read by rag.config.Config.from_en
   RAG_INDEX     index folder            (default: ./index next to this file)
   RAG_CORPUS    corpus folder           (default: the folder the index was built from; a new index:
                                          ./seeds next to this file)
-  RAG_READER    optional QA reader model
+  RAG_READER    short-answer reader: bundled (default: models/reader-zh), a folder, a QA model name, or none
   RAG_STORE     "faiss" (default: the RAG_INDEX folder) or "milvus"
   RAG_MILVUS_URI  with RAG_STORE=milvus: a .db path (Milvus Lite) or http://host:19530 (a Milvus cluster)
   RAG_COLLECTION  the Milvus alias to read (default "rag")
