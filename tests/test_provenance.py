@@ -27,7 +27,7 @@ def run(*args, cwd, stdin=None):
     env_path = str(ROOT)  # the CLI under test, whatever the working folder
     return subprocess.run([sys.executable, "-m", "rag", *args], input=stdin, capture_output=True, text=True,
                           cwd=cwd, timeout=120, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin",
-                                                     "HOME": str(cwd)})
+                                                     "HOME": str(cwd), "RAG_READER": "none"})  # not under test
 
 
 def write_corpus(folder):
