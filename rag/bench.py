@@ -278,17 +278,23 @@ def bench_query(config: Config, args) -> dict:
         for stage, seconds in stages.items():
             times[stage].append(_ms(seconds))
         _, t = _timed(extract_answer, question, question, chunks, config.top_k, config.abstain_threshold,
-                      source_text=index.article_text, similarity=pipeline.similarity_to(vector))
+                      source_text=index.article_text, similarity=pipeline.similarity_to(vector),
+                      reader=pipeline.reader)
         times["extract"].append(_ms(t))
     for question in questions:
         _, t = _timed(pipeline.ask, question)
         times["end_to_end"].append(_ms(t))
     notes = {"embed": "embed_queries (one question)", "dense": f"Index.dense_search, {pool} candidates",
              "bm25": "jieba tokenize + Index.lexical_search", "fusion": "rrf + top_k + chunks",
-             "extract": "rag.pipeline.extract_answer", "end_to_end": "Pipeline.ask"}
+             "extract": f"rag.pipeline.extract_answer (sentence scorer + reader {config.reader})",
+             "end_to_end": "Pipeline.ask"}
+    stats = {s: _stats(v) for s, v in times.items()}
+    # Machines differ: the goal is stated as a ratio to one query embedding measured in this same run.
+    ratio = {q: round(stats["end_to_end"][q] / max(stats["embed"]["p50_ms"], 1e-9), 2) for q in ("p50_ms", "p95_ms")}
     return {"index": str(config.index_dir), "chunks": len(index.chunks), "faiss": type(index.dense).__name__,
-            "embedder": embedder.name, "queries": len(questions), "unique_questions": len(set(questions)),
-            "stages": [{"stage": s, **_stats(v), "note": notes[s]} for s, v in times.items()]}
+            "embedder": embedder.name, "reader": config.reader, "queries": len(questions),
+            "unique_questions": len(set(questions)), "ask_over_one_embedding": ratio,
+            "stages": [{"stage": s, **stats[s], "note": notes[s]} for s in times]}
 
 
 # -------------------------------------------------------------------------------- part: scale

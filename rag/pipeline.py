@@ -157,14 +157,16 @@ def extract_answer(question: str, resolved: str, chunks: list[Chunk], k: int, th
     text = chunk.text[start:end]
     short = None
     if reader is not None:
-        from rag.reader import says_no_answer, short_answer_span
+        from rag.reader import reading_range, says_no_answer, short_answer_span
 
-        reading = reader.run(resolved, [chunk.text])  # the answer's passage, read once
-        if says_no_answer(reading):
+        lo, hi = reading_range(chunk.text, start, end)
+        reading = reader.run(resolved, [chunk.text[lo:hi]])  # read once, searched twice
+        if says_no_answer(reading, lexical_question(resolved)):
             return Answer(question=question, text=NO_ANSWER, chunk=None, abstained=True,
                           score=coverage, citations=tuple(chunks[:k]), notes=notes)
         if not asks_for_description(resolved):
-            short = short_answer_span(reading, chunk.text, (start, end))
+            short = short_answer_span(reading, chunk.text[lo:hi], (start - lo, end - lo))
+            short = (short[0] + lo, short[1] + lo) if short else None
     citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
     return Answer(
         question=question, text=text, chunk=chunk,

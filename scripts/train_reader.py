@@ -281,7 +281,7 @@ def main(argv=None) -> None:
     parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "reader-train")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "reader-zh")
     parser.add_argument("--run", default="", help="write this run's log and checkpoints to WORK/RUN (sweeps)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)

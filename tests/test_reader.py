@@ -54,6 +54,10 @@ def test_end_to_end_on_the_seeds_with_the_shipped_reader():
     descriptive = pipeline.ask("胶州市为什么成立片区联合党委？")
     assert descriptive.short_answer == "" and (descriptive.abstained or descriptive.text)
     assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
+    # English questions have no coverage rule: the reader's no-answer evidence decides.
+    assert pipeline.ask("When did Qingdao Metro Line 1 open?").abstained
+    english = pipeline.ask("Which city signed China's first government-subsidised egg futures income insurance?")
+    assert not english.abstained and "平度" in english.text
 
 
 def test_no_reader_answers_with_the_sentence(tiny_index):
