@@ -1,4 +1,4 @@
-"""Fast tests of app.py (no server, no browser): HTML formatting and escaping, the chat turn,
+"""Fast tests of app.py and rag/render.py (no server, no browser): HTML formatting and escaping, the chat turn,
 the /ask API function and building the Blocks around a fake pipeline."""
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
 import gradio as gr  # noqa: E402
 
 import app  # noqa: E402
+from rag import render  # noqa: E402
 from rag.config import Config, ConfigError  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.types import Answer, Chunk  # noqa: E402
@@ -104,7 +105,7 @@ def _assert_inert(fragment: str) -> None:
 # ------------------------------------------------------------------------------------------------
 
 def test_answer_html_shows_short_answer_sentence_and_numbered_citations():
-    out = app.format_answer_html(_answer(), original_text)
+    out = render.format_answer_html(_answer(), original_text)
     assert '<div class="rag-short">155.2万亩</div>' in out
     assert "累计建成高标准农田" in out
     assert '<span class="rag-ref">[1]</span>' in out
@@ -121,7 +122,7 @@ def test_answer_html_shows_short_answer_sentence_and_numbered_citations():
 
 def test_citation_shows_original_text_with_answer_highlighted():
     answer = _answer()
-    out = app.format_answer_html(answer, original_text)
+    out = render.format_answer_html(answer, original_text)
     first = out.split('<details class="rag-cite"')[1]
     # original text (with its paragraph break inside the sentence) is what is shown
     assert "粮食院<br><br>士专家" in first
@@ -138,7 +139,7 @@ def test_highlight_offsets_are_relative_to_the_chunk():
     start = FILE_TEXT.index("本报")
     chunk = _chunk(start=start, end=len(FILE_TEXT))
     answer = _answer(chunk=chunk, citations=(chunk,))
-    out = app.format_answer_html(answer, original_text)
+    out = render.format_answer_html(answer, original_text)
     marks = re.findall(r'<mark class="[^"]+">(.*?)</mark>', out.split("<details")[1])
     assert "".join(_visible_text(m) for m in marks) == FILE_TEXT[answer.start:answer.end]
 
@@ -151,27 +152,27 @@ def test_question_and_corpus_text_are_escaped(payload):
         question=payload, text=f"答案 {payload}", short_answer=payload, notes=(payload,),
         citations=(_answer().chunk, evil_chunk),
     )
-    out = app.format_answer_html(answer, lambda c: payload if c is evil_chunk else original_text(c))
+    out = render.format_answer_html(answer, lambda c: payload if c is evil_chunk else original_text(c))
     _assert_inert(out)
     assert payload in _visible_text(out)  # shown as text
-    q = app.format_question_html(payload)
+    q = render.format_question_html(payload)
     _assert_inert(q)
     assert _visible_text(q) == payload
 
 
 def test_esc_neutralises_markdown_and_math():
-    s = app.esc("**b** _i_ `c` $$x$$ ~~s~~ | # h [a](b) <b> & \\ http://x")
+    s = render.esc("**b** _i_ `c` $$x$$ ~~s~~ | # h [a](b) <b> & \\ http://x")
     for ch in "*_`$~|#[]()<>\\:":
         assert ch not in s.replace("&#", "").replace(";", ""), ch
     assert html.unescape(s) == "**b** _i_ `c` $$x$$ ~~s~~ | # h [a](b) <b> & \\ http://x"
-    assert app.esc("a\nb\r\nc") == "a<br>b<br>c"
+    assert render.esc("a\nb\r\nc") == "a<br>b<br>c"
 
 
 def test_abstention_says_so_and_lists_nearest_passages():
     near = _chunk(source="002_x.txt", title="辛安街道")
     answer = Answer(question="火星上有多少人？", text="抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。",
                     chunk=None, abstained=True, citations=(near,))
-    out = app.format_answer_html(answer, original_text)
+    out = render.format_answer_html(answer, original_text)
     assert "rag-abstain" in out and "do not contain the answer" in out
     assert "没有找到" in out and "最相近的段落" in out
     assert "rag-short" not in out and "<mark" not in out
@@ -181,10 +182,10 @@ def test_abstention_says_so_and_lists_nearest_passages():
 def test_abstention_without_passages_and_notes():
     answer = Answer(question="", text="请输入一个问题。(Please type a question.)", chunk=None,
                     abstained=True, notes=("question truncated to 500 characters",))
-    out = app.format_answer_html(answer, original_text)
+    out = render.format_answer_html(answer, original_text)
     assert "请输入一个问题" in out and "question truncated to 500 characters" in out
     assert "<details" not in out
-    empty = app.format_answer_html(Answer(question="?", text="", chunk=None, abstained=True), original_text)
+    empty = render.format_answer_html(Answer(question="?", text="", chunk=None, abstained=True), original_text)
     assert "do not contain the answer" in empty
 
 
@@ -192,10 +193,10 @@ def test_missing_original_text_falls_back_to_cleaned_passage():
     def broken(chunk):
         raise OSError("file gone")
 
-    out = app.format_answer_html(_answer(), broken)
+    out = render.format_answer_html(_answer(), broken)
     assert "original text unavailable" in out and "file gone" in out
     assert "155.2万亩" in out
-    out = app.format_answer_html(_answer(), lambda c: "")
+    out = render.format_answer_html(_answer(), lambda c: "")
     assert "original text unavailable" in out
 
 
@@ -205,7 +206,7 @@ def test_missing_original_text_falls_back_to_cleaned_passage():
 
 def test_chat_turn_passes_history_and_escapes_user_message():
     pipe = FakePipeline()
-    add_question, add_answer = app.make_chat_fns(pipe)
+    add_question, add_answer = render.make_chat_fns(pipe)
     box, messages, pending = add_question("  平度市累计建成了多少万亩高标准农田？ ", [])
     assert box == "" and pending == "平度市累计建成了多少万亩高标准农田？"
     messages, asked = add_answer(pending, 3, messages, [])
@@ -227,11 +228,11 @@ def test_chat_turn_passes_history_and_escapes_user_message():
 
 
 def test_chat_turn_shows_rag_errors_and_load_errors():
-    _, add_answer = app.make_chat_fns(FakePipeline(error=RagError("index <b>busy</b>")))
+    _, add_answer = render.make_chat_fns(FakePipeline(error=RagError("index <b>busy</b>")))
     messages, asked = add_answer("q", 5, [], [])
     assert "<b>" not in messages[-1]["content"] and "rag-error" in messages[-1]["content"]
     assert "index <b>busy</b>" in _visible_text(messages[-1]["content"])
-    _, add_answer = app.make_chat_fns(None, load_error="No index at ./index: run `python -m rag build`")
+    _, add_answer = render.make_chat_fns(None, load_error="No index at ./index: run `python -m rag build`")
     messages, _ = add_answer("q", 5, [], [])
     assert "No index at" in messages[-1]["content"] and "rag-error" in messages[-1]["content"]
 

@@ -1,0 +1,278 @@
+"""What the chat app shows, built without Gradio (so it is tested without a server): escaping, the HTML
+of answers, citations and the status line, and the two steps of a chat turn that produce them.
+
+Safety: every piece of corpus or user text goes through `esc()` (HTML-escaped, and the characters
+Markdown / autolinking would interpret are written as numeric entities) before it is placed in a
+reply; app.py's Chatbot renders replies as sanitised HTML with Markdown and LaTeX turned off.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rag.errors import RagError
+from rag.types import Answer, Chunk
+
+# The repository root, where app.py and (by default) the index live: the status line shows an index
+# folder below it relative to it.
+APP_ROOT = Path(__file__).resolve().parent.parent
+TOP_K_MIN, TOP_K_MAX, TOP_K_DEFAULT = 1, 10, 5
+
+# ----------------------------------------------------------------------------------------------
+# Escaping
+# ----------------------------------------------------------------------------------------------
+
+# HTML-special characters plus every character that Markdown, GFM autolinks or KaTeX could treat
+# as syntax. Written as numeric character references they render as the same glyphs but are
+# never parsed as markup, even if Markdown rendering were switched on again.
+_ESCAPES = {ch: f"&#{ord(ch)};" for ch in "&<>\"'`[]()!*_~$\\|#{}:@=+-^"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+
+
+def esc(text: object) -> str:
+    """Escape text for the chat HTML: no tag, entity, Markdown, link or math syntax survives.
+
+    Line breaks become <br>, so replies are a single line (gradio runs messages through
+    inspect.cleandoc, which would otherwise strip leading full-width spaces).
+    """
+    s = str(text).translate(_ESCAPE_TABLE)
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    return s.replace("\n", "<br>")
+
+
+# ----------------------------------------------------------------------------------------------
+# Formatting answers
+# ----------------------------------------------------------------------------------------------
+
+# (metadata keys tried in order, label); the library fills what each article's byline gives.
+_META_FIELDS = ((("newspaper",), "报纸 Newspaper"), (("date", "dateline"), "日期 Date"),
+                (("reporter",), "记者 Reporter"))
+
+
+def _highlight(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """Escape `text`, wrapping each (start, end, css_class) span in <mark>.
+
+    Spans are clipped to the text; where spans nest, the later (inner) span's class wins.
+    """
+    n = len(text)
+    clean = [(max(0, s), min(n, e), cls) for s, e, cls in spans if min(n, e) > max(0, s)]
+    if not clean:
+        return esc(text)
+    cuts = sorted({0, n, *(s for s, _, _ in clean), *(e for _, e, _ in clean)})
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        piece = esc(text[a:b])
+        cls = None
+        for s, e, c in clean:
+            if s <= a and b <= e:
+                cls = c
+        out.append(f'<mark class="{cls}">{piece}</mark>' if cls else piece)
+    return "".join(out)
+
+
+def _chunk_key(chunk: Chunk) -> tuple:
+    return (chunk.source, chunk.start, chunk.end)
+
+
+def _citations(answer: Answer) -> list[Chunk]:
+    cites = list(answer.citations)
+    if answer.chunk is not None and all(_chunk_key(c) != _chunk_key(answer.chunk) for c in cites):
+        cites.insert(0, answer.chunk)
+    return cites
+
+
+def _answer_spans(answer: Answer, chunk: Chunk) -> list[tuple[int, int, str]]:
+    """Highlight spans (relative to the chunk's original text) for the answer and short answer."""
+    if answer.abstained or answer.chunk is None or chunk.source != answer.chunk.source:
+        return []
+    spans = []
+    if 0 <= answer.start < answer.end and answer.start < chunk.end and answer.end > chunk.start:
+        spans.append((answer.start - chunk.start, answer.end - chunk.start, "rag-hl"))
+    if (answer.short_answer and 0 <= answer.short_start < answer.short_end
+            and answer.short_start < chunk.end and answer.short_end > chunk.start):
+        spans.append((answer.short_start - chunk.start, answer.short_end - chunk.start, "rag-hl rag-hl-short"))
+    return spans
+
+
+def _format_score(score: float | None) -> str:
+    return "" if score is None else f"score {score:.3f}"
+
+
+def _citation_html(number: int, chunk: Chunk, answer: Answer,
+                   original_text_fn: Callable[[Chunk], str]) -> str:
+    try:
+        original = original_text_fn(chunk)
+        problem = "" if original else "empty"
+    except Exception as error:  # a missing/changed file must not break the whole reply
+        original, problem = "", str(error) or type(error).__name__
+    fallback = ""
+    if problem:
+        original = chunk.text
+        fallback = (f'<div class="rag-note">原文不可用，显示清理后的段落 '
+                    f'(original text unavailable: {esc(problem)}; showing the cleaned passage)</div>')
+    spans = _answer_spans(answer, chunk) if not fallback else []
+    contains = bool(spans)
+    title = chunk.title or chunk.source
+    metadata = chunk.metadata or {}
+    meta_parts = []
+    for keys, label in _META_FIELDS:
+        value = next((metadata[k] for k in keys if metadata.get(k)), "")
+        if value:
+            meta_parts.append(f'<span class="rag-meta-item">{esc(label)}: {esc(value)}</span>')
+    meta_parts.append(
+        f'<span class="rag-meta-item">来源 Source: <code>{esc(chunk.source)}</code> '
+        f'chars {chunk.start}–{chunk.end}</span>'
+    )
+    score = _format_score(chunk.score)
+    if score:
+        meta_parts.append(f'<span class="rag-meta-item">{esc(score)}</span>')
+    subtitle = (f'<div class="rag-subtitle">{esc(metadata["subtitle"])}</div>'
+                if metadata.get("subtitle") else "")
+    badge = ' <span class="rag-badge">answer 答案</span>' if contains else ""
+    return (
+        f'<details class="rag-cite" data-cite="{number}">'
+        f'<summary><span class="rag-num">[{number}]</span> <span class="rag-title">{esc(title)}</span>'
+        f'{badge} <span class="rag-src">{esc(chunk.source)} · {chunk.start}–{chunk.end}</span></summary>'
+        f'{subtitle}<div class="rag-meta">{" · ".join(meta_parts)}</div>'
+        f'{fallback}'
+        f'<div class="rag-passage">{_highlight(original, spans)}</div>'
+        f'</details>'
+    )
+
+
+def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
+                       latency_ms: float | None = None) -> str:
+    """The chat reply for one Answer, as a single line of safe HTML.
+
+    Shows the short answer prominently, the answer sentence with its citation number, any notes,
+    and numbered citations as <details> blocks holding the ORIGINAL passage text (read through
+    `original_text_fn(chunk)`) with the answer highlighted. Abstentions say so plainly and list
+    the nearest passages instead.
+    """
+    cites = _citations(answer)
+    parts = ['<div class="rag-reply">']
+    if answer.abstained or not answer.text:
+        # The library's own message (e.g. "no answer" or "please type a question"), then ours.
+        # With no passage at all (e.g. an empty question) the library's message says it all.
+        message = esc(answer.text) if answer.text else "这些文章中没有找到这个问题的答案。"
+        english = ""
+        if cites:
+            english = ("The articles do not contain the answer to this question; "
+                       "the nearest passages are listed below.")
+        elif not answer.text:
+            english = "The articles do not contain the answer to this question."
+        parts.append(f'<div class="rag-abstain">{message}'
+                     f'{"<br>" + english if english else ""}</div>')
+    else:
+        number = 1
+        if answer.chunk is not None:
+            for i, c in enumerate(cites, 1):
+                if _chunk_key(c) == _chunk_key(answer.chunk):
+                    number = i
+                    break
+        if answer.short_answer:
+            parts.append(f'<div class="rag-short">{esc(answer.short_answer)}</div>')
+        sentence = answer.text
+        pos = sentence.find(answer.short_answer) if answer.short_answer else -1
+        if pos >= 0:
+            sentence_html = _highlight(sentence, [(pos, pos + len(answer.short_answer), "rag-hl-short")])
+        else:
+            sentence_html = esc(sentence)
+        ref = f' <span class="rag-ref">[{number}]</span>' if cites else ""
+        parts.append(f'<div class="rag-sentence">{sentence_html}{ref}</div>')
+    for note in answer.notes:
+        parts.append(f'<div class="rag-note">ⓘ {esc(note)}</div>')
+    if cites:
+        heading = "最相近的段落 Nearest passages" if answer.abstained or not answer.text else "引用 Sources"
+        parts.append(f'<div class="rag-cites-h">{heading}</div><div class="rag-cites">')
+        parts.extend(_citation_html(i, c, answer, original_text_fn) for i, c in enumerate(cites, 1))
+        parts.append("</div>")
+    if latency_ms is not None:
+        parts.append(f'<div class="rag-foot">{latency_ms:.0f} ms</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def format_error_html(message: str) -> str:
+    return f'<div class="rag-reply"><div class="rag-error">⚠ {esc(message)}</div></div>'
+
+
+def format_question_html(question: str) -> str:
+    return f'<div class="rag-question">{esc(question)}</div>'
+
+
+def status_html(info: dict | None, error: str | None = None, root: Path = APP_ROOT) -> str:
+    if error:
+        return (f'<div class="rag-status rag-status-error">⚠ 索引未加载 The index could not be loaded: '
+                f'{esc(error)}</div>')
+    info = info or {}
+    index_dir = str(info.get("index_dir", "?"))
+    try:  # shorter and host-independent when the index sits next to the app
+        index_dir = Path(index_dir).resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        pass
+    note = f' · <span class="rag-status-note">{esc(info["note"])}</span>' if info.get("note") else ""
+    return (
+        '<div class="rag-status">'
+        f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
+        f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
+        f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
+        f'{note}</div>'
+    )
+
+
+
+# ----------------------------------------------------------------------------------------------
+# The chat turn
+# ----------------------------------------------------------------------------------------------
+
+def clamp_top_k(top_k: Any) -> int:
+    """The slider's value as a whole number in its range (an API caller may send anything)."""
+    try:
+        k = int(round(float(top_k)))
+    except (TypeError, ValueError):
+        k = TOP_K_DEFAULT
+    return max(TOP_K_MIN, min(TOP_K_MAX, k))
+
+
+def original_text_of(pipeline: Any) -> Callable[[Chunk], str]:
+    """The pipeline's reader of original passage text; a pipeline without one shows the cleaned text."""
+    fn = getattr(pipeline, "original_text", None)
+    return fn if callable(fn) else (lambda chunk: chunk.text)
+
+
+def make_chat_fns(pipeline: Any, load_error: str | None = None):
+    """The two steps of one chat turn (kept free of gradio objects so tests can call them)."""
+    original_text = original_text_of(pipeline)
+
+    def add_question(question: str, messages: list | None):
+        """Step 1: show the (escaped) question at once and clear the box."""
+        messages = list(messages or [])
+        question = (question or "").strip()
+        if not question:
+            return "", messages, None
+        messages.append({"role": "user", "content": format_question_html(question)})
+        return "", messages, question
+
+    def add_answer(question: str | None, top_k: Any, messages: list | None, asked: list | None):
+        """Step 2: answer, passing the earlier questions of this conversation as history."""
+        messages = list(messages or [])
+        asked = list(asked or [])
+        if not question:
+            return messages, asked
+        if pipeline is None:
+            reply = format_error_html(load_error or "The index is not loaded.")
+        else:
+            from rag.pipeline import timed_ask  # the library's one latency timer (lazy: no work at import)
+
+            try:
+                answer, latency_ms = timed_ask(pipeline, question, top_k=clamp_top_k(top_k), history=tuple(asked))
+                reply = format_answer_html(answer, original_text, latency_ms=latency_ms)
+            except RagError as error:
+                reply = format_error_html(str(error))
+            asked.append(question)
+        messages.append({"role": "assistant", "content": reply})
+        return messages, asked
+
+    return add_question, add_answer
+
