@@ -78,6 +78,19 @@ def versions() -> dict[str, str]:
             "python": sys.version.split()[0]}
 
 
+def ivf_nlist(count: int) -> int:
+    """Inverted lists for an IVF index of `count` vectors: about 4·sqrt(n) (a power of two), at least 39
+    training points each."""
+    nlist = 1 << int(round(np.log2(max(4 * np.sqrt(count), 64))))
+    return max(1, min(nlist, count // 39))
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    """The chunks of an index's chunks.jsonl, one JSON object a line (blank lines skipped)."""
+    with open(path, encoding="utf-8") as handle:
+        return [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
 def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT):
     """Exact inner-product search while it is fast enough, IVF with half-precision vectors beyond.
 
@@ -94,9 +107,7 @@ def make_faiss_index(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT)
     if count <= exact_limit:
         index = faiss.IndexFlatIP(dim)
     else:
-        # About 4·sqrt(n) lists (a power of two), at least 39 training points each.
-        nlist = 1 << int(round(np.log2(max(4 * np.sqrt(count), 64))))
-        nlist = max(1, min(nlist, count // 39))
+        nlist = ivf_nlist(count)
         index = faiss.index_factory(dim, f"IVF{nlist},SQfp16", faiss.METRIC_INNER_PRODUCT)
         sample = min(count, nlist * 40)
         rows = np.sort(np.random.default_rng(0).choice(count, sample, replace=False)) if sample < count else slice(None)
@@ -270,8 +281,7 @@ class Index:
         current = None
         try:
             current = index_dir / CHUNKS
-            with open(current, encoding="utf-8") as handle:
-                chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+            chunks = read_chunks(current)
             current = index_dir / SOURCES
             sources = json.loads(current.read_text(encoding="utf-8"))
             if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
@@ -392,8 +402,7 @@ def cache_from_index(index_dir: Path, embedder_name: str) -> dict[str, np.ndarra
         if not isinstance(manifest, dict) or manifest.get("embedder") != embedder_name:
             return {}
         vectors = np.load(index_dir / VECTORS).astype(np.float32)
-        with open(index_dir / CHUNKS, encoding="utf-8") as handle:
-            chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+        chunks = read_chunks(index_dir / CHUNKS)
     except Exception:  # no usable previous index: everything is embedded afresh
         return {}
     if vectors.ndim != 2 or len(chunks) != len(vectors):
