@@ -102,8 +102,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rag.bench import run_bench
-
+    # The benchmarks are an application of their own, in the repository's benchmarks/ folder (not installed
+    # with the library): importable when `python -m rag` runs from the repository root.
+    try:
+        from benchmarks.run import run_bench
+    except ModuleNotFoundError as error:
+        if error.name not in ("benchmarks", "benchmarks.run"):
+            raise
+        print("error: `python -m rag bench` needs the repository's benchmarks/ folder: run it from the "
+              "repository root (or put the repository root on PYTHONPATH)", file=sys.stderr)
+        return 1
     config = _config(args)
     return run_bench(args, config if config.corpus_dir else config.with_(corpus_dir=config.default_corpus))
 
