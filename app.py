@@ -141,7 +141,6 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
     return demo
 
 
-
 def launch(demo: gr.Blocks, **kwargs) -> Any:
     """demo.launch with the app's theme and CSS (Gradio 6 takes them in launch())."""
     kwargs.setdefault("theme", make_theme())
