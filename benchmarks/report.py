@@ -44,6 +44,10 @@ def format_markdown(r: dict) -> str:
                   f"index {q['index']}, {q['chunks']} chunks, {q['faiss']})", ""]
         lines += _table(["stage", "p50 ms", "p95 ms", "mean ms", "what"],
                         [[s["stage"], s["p50_ms"], s["p95_ms"], s["mean_ms"], s["note"]] for s in q["stages"]])
+        ratio = q.get("ask_over_one_embedding")
+        if ratio:
+            lines += ["", f"A whole question (Pipeline.ask, reader {q.get('reader')}) over one query embedding in this run: "
+                          f"p50 {ratio['p50_ms']}×, p95 {ratio['p95_ms']}×."]
         lines.append("")
     if "scale" in r:
         s = r["scale"]
