@@ -106,3 +106,12 @@ def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):
 def test_reader_does_not_override_abstention(tiny_index, tiny_qa_dir):
     pipeline = Pipeline.load(tiny_index.with_(reader=str(tiny_qa_dir)))
     assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
+
+
+def test_int8_runtime_gives_the_same_short_answer():
+    from rag.reader import load_reader, short_answer_span
+
+    reader = load_reader("bundled:int8")
+    sentence = "全村共有387户，常住人口912人。"
+    span = short_answer_span(reader.run("鲍家屯村常住人口有多少？", [sentence]), sentence, (0, len(sentence)))
+    assert span and sentence[span[0]:span[1]] == "912人"
