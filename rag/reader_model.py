@@ -240,7 +240,8 @@ class ExtractiveReader:
         try:
             import torch
         except ImportError as error:
-            raise EmbedderError("the reader needs torch: pip install torch==2.13.0 transformers") from error
+            raise EmbedderError("the bundled reader needs torch and transformers: pip install torch==2.13.0 "
+                                "transformers (or answer with sentences only: RAG_READER=none)") from error
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)
