@@ -102,7 +102,8 @@ class Pipeline:
         manifest = self.index.manifest
         return {"embedder": manifest.get("embedder"), "index_dir": str(self.index.folder),
                 "articles": manifest.get("articles"), "chunks": manifest.get("chunks"),
-                "built_at": manifest.get("built_at"), "note": self.note}
+                "built_at": manifest.get("built_at"), "note": self.note,
+                "reader": None if self.reader is None else self.config.reader.replace("bundled", "models/reader-zh")}
 
     def original_text(self, chunk: Chunk) -> str:
         return self.index.original_text(chunk)

@@ -212,14 +212,14 @@ def status_html(info: dict | None, error: str | None = None, root: Path = APP_RO
     except (ValueError, OSError):
         pass
     note = f' · <span class="rag-status-note">{esc(info["note"])}</span>' if info.get("note") else ""
+    reader = f' · reader <code>{esc(info["reader"])}</code>' if info.get("reader") else ""
     return (
         '<div class="rag-status">'
         f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
         f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
         f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
-        f'{note}</div>'
+        f'{reader}{note}</div>'
     )
-
 
 
 # ----------------------------------------------------------------------------------------------
