@@ -148,6 +148,22 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
                        time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
+def read_files_to_add(paths) -> tuple[list, dict, list, dict]:
+    """Articles, source texts, skip warnings and fingerprints of the files `add` was given (a folder's files
+    named relative to it, a single file by its name); CorpusError when none holds a readable article."""
+    new_articles, new_sources, warnings, new_files = [], {}, [], {}
+    for path in map(Path, paths):
+        found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
+        new_articles += found
+        new_sources.update(texts)
+        warnings += skipped
+        new_files.update(corpus_fingerprint_of(path) if path.is_dir() else file_fingerprint([path]))
+    if not new_sources:
+        raise CorpusError(f"nothing to add: no readable article in {', '.join(map(str, paths))}"
+                          + (f" ({'; '.join(warnings)})" if warnings else ""))
+    return new_articles, new_sources, warnings, new_files
+
+
 def add_to_index(config: Config, paths: list[Path], embedder=None, progress: bool = False,
                  replace: bool = False) -> BuildReport:
     """Add article files (or folders of them) without re-embedding the rest.
@@ -170,16 +186,7 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     recorded = recorded_corpus(manifest, config.index_dir)
     config = config.with_(embedder=manifest.get("embedder_spec", config.embedder), **manifest.get("chunking", {}),
                           corpus_dir=recorded if recorded is not None else config.default_corpus)
-    new_articles, new_sources, warnings, new_files = [], {}, [], {}
-    for path in map(Path, paths):
-        found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
-        new_articles += found
-        new_sources.update(texts)
-        warnings += skipped
-        new_files.update(corpus_fingerprint_of(path) if path.is_dir() else file_fingerprint([path]))
-    if not new_sources:
-        raise CorpusError(f"nothing to add: no readable article in {', '.join(map(str, paths))}"
-                          + (f" ({'; '.join(warnings)})" if warnings else ""))
+    new_articles, new_sources, warnings, new_files = read_files_to_add(paths)
     with build_lock(config.index_dir):
         index = Index.load(config.index_dir, embedder.name)
         same = {name for name, text in new_sources.items() if index.sources.get(name) == text}

@@ -8,10 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rag.build import BuildReport
+from rag.build import BuildReport, read_files_to_add
 from rag.chunking import chunk_articles
-from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
-from rag.errors import CorpusError
 from rag.index import corpus_hash, embed_with_cache, now_iso, passage_text, sentence_texts
 from rag.lexical import tokenize_many
 
@@ -22,16 +20,7 @@ def add_to_collection(config, paths: list[Path], embedder=None, progress: bool =
     from rag.milvus_store import guard, insert_rows, insert_vocabulary, literal, milvus_lock, write_manifest
 
     began = time.perf_counter()
-    new_articles, new_sources, warnings, new_files = [], {}, [], {}
-    for path in map(Path, paths):
-        found, texts, skipped = load_corpus(path) if path.is_dir() else load_corpus(path.parent, files=[path])
-        new_articles += found
-        new_sources.update(texts)
-        warnings += skipped
-        new_files.update(corpus_fingerprint_of(path) if path.is_dir() else file_fingerprint([path]))
-    if not new_sources:
-        raise CorpusError(f"nothing to add: no readable article in {', '.join(map(str, paths))}"
-                          + (f" ({'; '.join(warnings)})" if warnings else ""))
+    new_articles, new_sources, warnings, new_files = read_files_to_add(paths)
     with milvus_lock(config):
         index = MilvusIndex.load(config)
         manifest = dict(index.manifest)
