@@ -108,19 +108,47 @@ def reader_tokenizer(work: Path):
     return e5, tok, ReaderTokenizer(tok, e5.normalisation)
 
 
-def features(rows, rtok: ReaderTokenizer, max_length: int, stride: int):
-    """Training windows: (ids, start token, end token); a window without the answer points at position 0."""
+def label(window, a: int, b: int, shift: int = 0) -> tuple[int, int]:
+    """Start/end token of the answer [a, b) in a window whose offsets are relative to `shift`; (0, 0) if absent."""
+    starts = [i for i, (x, y) in enumerate(window.offsets) if y > x and x + shift <= a < y + shift]
+    ends = [i for i, (x, y) in enumerate(window.offsets) if y > x and x + shift < b <= y + shift]
+    if starts and ends and starts[0] <= ends[-1]:
+        return window.first_context_token + starts[0], window.first_context_token + ends[-1]
+    return 0, 0
+
+
+def features(rows, rtok: ReaderTokenizer, max_length: int, stride: int, sentence_windows: bool = False, seed: int = 13):
+    """Training windows: (ids, start token, end token); a window without the answer points at position 0.
+
+    With `sentence_windows`, each question also gets what the reader reads when answering (rag.reader.
+    reading_range: the answer's sentence with one sentence either side) and one such window around another
+    sentence of the passage, without the answer.
+    """
+    from rag.chunking import answer_sentences
+
+    rng = random.Random(seed)
     out = []
     for row in rows:
         answer = row["answers"][0]
         a, b = answer["start"], answer["start"] + len(answer["text"])
         for w in rtok.encode_windows(row["question"], [row["context"]], max_length, stride):
-            start = end = 0
-            starts = [i for i, (x, y) in enumerate(w.offsets) if y > x and x <= a < y]
-            ends = [i for i, (x, y) in enumerate(w.offsets) if y > x and x < b <= y]
-            if starts and ends and starts[0] <= ends[-1]:
-                start, end = w.first_context_token + starts[0], w.first_context_token + ends[-1]
-            out.append((w.ids, start, end))
+            out.append((w.ids, *label(w, a, b)))
+        if not sentence_windows:
+            continue
+        sentences = answer_sentences(row["context"])
+        first = next((i for i, (x, y) in enumerate(sentences) if y > a), None)
+        last = next((i for i, (x, y) in reversed(list(enumerate(sentences))) if x < b), None)
+        if first is None or last is None:
+            continue
+        around = [(max(0, first - 1), min(len(sentences) - 1, last + 1))]
+        others = [i for i in range(len(sentences)) if i < first - 2 or i > last + 2]
+        if others:
+            k = rng.choice(others)
+            around.append((max(0, k - 1), min(len(sentences) - 1, k + 1)))
+        for lo_i, hi_i in around:
+            lo, hi = sentences[lo_i][0], sentences[hi_i][1]
+            for w in rtok.encode_windows(row["question"], [row["context"][lo:hi]], max_length, stride):
+                out.append((w.ids, *label(w, a, b, lo)))
     return out
 
 
@@ -186,7 +214,7 @@ def train(work: Path, args) -> None:
     dev = [json.loads(line) for line in open(work / "dev.jsonl", encoding="utf-8")]
     rows = rows[:args.train_limit] if args.train_limit else rows
     started = time.time()
-    items = features(rows, rtok, args.max_length, args.stride)
+    items = features(rows, rtok, args.max_length, args.stride, args.sentence_windows, args.seed)
     run = work / args.run if args.run else work
     run.mkdir(parents=True, exist_ok=True)
     log = open(run / "train.log", "a", encoding="utf-8")
@@ -287,6 +315,8 @@ def main(argv=None) -> None:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--sentence-windows", action="store_true",
+                        help="also train on what the reader reads when answering: the answer sentence ± one")
     parser.add_argument("--train-limit", type=int, default=0, help="train on the first N questions only (0: all)")
     parser.add_argument("--dev-limit", type=int, default=0, help="score on the first N trial questions only (0: all)")
     parser.add_argument("--log-every", type=int, default=50)
