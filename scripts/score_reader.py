@@ -23,6 +23,8 @@ def main(argv=None) -> None:
     parser.add_argument("--reader", default=str(ROOT / "models" / "reader-zh"))
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)
+    if not args.data.is_file():
+        parser.exit(1, f"error: {args.data} does not exist (SQuAD-format JSON, e.g. ../shared/eval/cmrc2018_trial.json)\n")
     reader = load_reader(args.reader)
     items = [(qa, p["context"]) for a in json.loads(args.data.read_text(encoding="utf-8"))["data"]
              for p in a["paragraphs"] for qa in p["qas"]]

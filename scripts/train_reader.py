@@ -323,6 +323,11 @@ def main(argv=None) -> None:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where CUDA is available")
     args = parser.parse_args(argv)
+    if args.step in ("train", "export") and not (args.work / "base" / "e5.json").is_file():
+        parser.exit(1, f"error: {args.work} holds no prepared data; run `python scripts/train_reader.py prepare "
+                       f"--work {args.work}` first (or the whole recipe: `python scripts/train_reader.py`)\n")
+    if args.step == "export" and not (args.work / args.run / "best.json").is_file():
+        parser.exit(1, f"error: no finished training run in {args.work / args.run}; run the train step first\n")
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step in ("all", "prepare") and not (args.work / "train.jsonl").exists():
         prepare(args.work)
