@@ -20,7 +20,7 @@ import gradio as gr
 
 from rag.config import Config, ConfigError
 from rag.errors import RagError
-from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, clamp_top_k, make_chat_fns, status_html
+from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, status_html
 
 HERE = Path(__file__).resolve().parent
 CSS_PATH = HERE / "static" / "app.css"
@@ -39,25 +39,18 @@ PIPELINE_QUEUE = "pipeline"
 
 
 def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, int], dict]:
-    """The function behind the `/ask` endpoint: (question, top_k) -> answer_to_dict(...)."""
+    """The function behind the `/ask` endpoint (rag.render.answer_json; errors as gr.Error)."""
 
     def ask(question: str, top_k: int = TOP_K_DEFAULT) -> dict:
         """Answer a question from the news articles. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms and notes."""
-        from rag.pipeline import answer_to_dict, timed_ask
-
         if pipeline is None:
             raise gr.Error(load_error or "The index is not loaded.")
         try:
-            answer, latency_ms = timed_ask(pipeline, str(question or ""), top_k=clamp_top_k(top_k))
+            return answer_json(pipeline, question, top_k)
         except RagError as error:
             raise gr.Error(str(error)) from error
-        original = getattr(pipeline, "original_text", None)
-        if callable(original):  # citations carry the exact original text of start:end
-            return answer_to_dict(answer, latency_ms, original_text=original)
-        return answer_to_dict(answer, latency_ms)
 
     return ask
-
 
 
 # Local font stacks only: no Google Fonts request (offline / mainland-China friendly), CJK first.
@@ -98,7 +91,8 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             feedback_options=None,
             buttons=[],
             layout="panel",  # full-width replies: citations need the room, esp. on phones
-            placeholder="问一个关于这些新闻的问题，或点击下面的示例。<br>Ask a question about the articles, or click an example below.",
+            placeholder="问一个关于这些新闻的问题，或点击一个示例。<br>Ask a question about the articles, or click an example.",
+            examples=[{"text": q} for q in EXAMPLES],  # shown while the chat is empty; a click asks at once
             scale=1,
         )
         asked = gr.State([])  # earlier questions of this conversation (follow-up resolution)
@@ -115,25 +109,20 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
                               elem_id="rag-topk")
             clear = gr.Button("Clear 清空", scale=0, min_width=110, size="md", variant="secondary",
                               elem_id="rag-clear")
-        # Buttons, not gr.Examples: one click asks at once through the same two-step turn (question
-        # shown, then answer); gr.Examples would only fill the box or run a single function.
-        gr.Markdown("Examples 示例 (click to ask)", elem_id="rag-examples-label")
-        with gr.Row(elem_id="rag-examples"):
-            example_buttons = [gr.Button(q, size="sm", variant="secondary", scale=0,
-                                         elem_classes=["rag-example"]) for q in EXAMPLES]
-
         turn_outputs = [chatbot, asked]
         question.submit(
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
         ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
                concurrency_id=PIPELINE_QUEUE)
-        for button in example_buttons:  # a Button's input value is its label: the question
-            button.click(
-                add_question, [button, chatbot], [question, chatbot, pending],
-                queue=False, api_visibility="private",
-            ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
-               concurrency_id=PIPELINE_QUEUE)
+
+        def ask_example(messages: list, event: gr.SelectData):  # the same two-step turn as typing it
+            return add_question(event.value["text"], messages)
+
+        chatbot.example_select(ask_example, [chatbot], [question, chatbot, pending], queue=False,
+                               api_visibility="private").then(
+            add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
+            concurrency_id=PIPELINE_QUEUE)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")
 

@@ -153,13 +153,13 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
 
     from rag.config import Config
     from rag.index import BM25_DIR, DENSE, SENTENCE_ROWS, SENTENCES, Index
-    from rag.lexical import _jieba
+    from rag.lexical import jieba_ready
     from rag.retrieval import retrieve
     from rag.types import Chunk
 
     workdir = Path(workdir)
     out: dict = {}
-    _jieba()
+    jieba_ready()
     rss_start = proc_memory("VmRSS")
     started = time.perf_counter()
     dense = faiss.read_index(str(workdir / DENSE))

@@ -65,7 +65,7 @@ def _format_answer(answer, original_text) -> str:
 
 
 def cmd_ask(args) -> int:
-    from rag.pipeline import Pipeline, answer_to_dict, timed_ask
+    from rag.pipeline import Pipeline
 
     # Undecodable input bytes become U+FFFD instead of ending the batch; output is always valid UTF-8.
     for stream in (sys.stdin, sys.stdout):
@@ -78,7 +78,7 @@ def cmd_ask(args) -> int:
     status = 0
     for question in questions:
         try:
-            answer, latency = timed_ask(pipeline, question, top_k=args.top_k)
+            answer = pipeline.ask(question, top_k=args.top_k)
         except Exception as error:  # one bad line must not lose the answers to the lines after it
             logging.getLogger("rag").exception("question failed: %r", question[:80])
             status = 1
@@ -87,7 +87,7 @@ def cmd_ask(args) -> int:
                                  ensure_ascii=False), flush=True)
             continue
         if args.json:
-            print(json.dumps(answer_to_dict(answer, latency, pipeline.original_text), ensure_ascii=False), flush=True)
+            print(json.dumps(answer.to_dict(pipeline.original_text), ensure_ascii=False), flush=True)
         else:
             print(_format_answer(answer, pipeline.original_text), flush=True)
     return status

@@ -54,9 +54,10 @@ class Config:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     # The bot says it does not know when the best sentence holds less than this share of the question's
-    # content (IDF-weighted jieba terms 0.6 + character bigrams 0.4; rag.answer.score_sentences). From 0.1
+    # content (IDF-weighted jieba terms 0.6 + character bigrams 0.4; rag.sentences.score_sentences). From 0.1
     # to 0.2 about 0.1-0.3 % of the 1,002 (all answerable) CMRC questions are wrongly abstained; the
-    # unanswerable seed question scores 0.13, the lowest answerable one 0.50. ≤ 0 never abstains.
+    # unanswerable seed question scores 0.13, the lowest answerable one 0.50. ≤ 0 never abstains: it turns off
+    # the place and reader rules too (rag.answer).
     # English questions share no words with Chinese articles and are not judged by this rule.
     abstain_threshold: float = 0.2
     max_question_chars: int = 500  # longer questions are truncated (the reply says so)

@@ -8,27 +8,24 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rag.answer import _WH
+from rag.lexical import PLACE_SUFFIX, tagged_words
+from rag.question import WH_PATTERN
 
 _PRONOUN = re.compile(r"^(?:那么?|那个)?(它们?|他们?|她们?|其|该[\u4e00-\u9fff]{0,2}|这个|那个|这里|那里)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|那)?\s*(?P<body>.{1,16}?)\s*(?:呢|怎么样|如何|又如何|又怎样)\s*[？?。.!！]*$")
+_PLACE_END = re.compile(f"(?:{PLACE_SUFFIX})$")
 _ENTITY_TAGS = ("ns", "nt", "nr", "nz", "nrt", "nrfg")
 
 
 def _entities(text: str) -> list[tuple[int, int, str]]:
     """(start, end, tag) of place/organisation/person names in text, in order."""
-    from jieba import posseg
-
-    from rag.lexical import _jieba
-
-    _jieba()
     found, pos = [], 0
-    for word, tag in posseg.lcut(text):
+    for word, tag in tagged_words(text):
         if tag in _ENTITY_TAGS and len(word) >= 2:
             found.append((pos, pos + len(word), tag))
         pos += len(word)
     # Place names jieba does not know ("市南区") still end in an administrative suffix.
-    for match in re.finditer(r"[\u4e00-\u9fff]{2,3}?(?:街道|社区|区|市|县|镇)", text):
+    for match in re.finditer(f"[\u4e00-\u9fff]{{2,3}}?(?:{PLACE_SUFFIX})", text):
         if not any(a <= match.start() < b for a, b, _ in found):
             found.append((match.start(), match.end(), "ns"))
     return sorted(found)
@@ -40,9 +37,9 @@ def _subject(question: str) -> str:
     if entities:
         start, end, _ = entities[0]
         # Take a following place suffix too ("辛安" + "街道").
-        tail = re.match(r"[\u4e00-\u9fff]{0,4}?(?:街道|社区|区|市|县|镇|村|省|集团|公司|中心)", question[end:])
+        tail = re.match(f"[\u4e00-\u9fff]{{0,4}}?(?:{PLACE_SUFFIX}|集团|公司|中心)", question[end:])
         return question[start:end + (tail.end() if tail else 0)]
-    wh = _WH.search(question)
+    wh = WH_PATTERN.search(question)
     return question[: wh.start()] if wh else question
 
 
@@ -57,13 +54,13 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     previous = next((h.strip() for h in reversed(history) if h and h.strip()), "")
     if not previous or not is_follow_up(q):
         return question
-    wh = _WH.search(previous)
+    wh = WH_PATTERN.search(previous)
     wh_tail = previous[wh.start():].rstrip("？?。") if wh else ""
     pronoun = _PRONOUN.match(q)
     if pronoun:
         rest = q[pronoun.end():]
         rest = re.sub(r"(?:呢|怎么样|如何)?\s*[？?。.!！]*$", "", rest)
-        if _WH.search(rest):
+        if WH_PATTERN.search(rest):
             return f"{_subject(previous)}{rest}？"
         measured = re.search(r"面积|人口|数量|产值|收入|规模|长度|高度|比例|率|人数|金额|价格|年龄", rest)
         return f"{_subject(previous)}{rest}是{'多少' if measured else '什么'}？"
@@ -71,12 +68,12 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     entities = _entities(previous)
     if entities:  # "那平度呢？": the new entity takes the place of the old one
         start, end, _ = entities[0]
-        tail = re.match(r"[\u4e00-\u9fff]{0,4}?(?:街道|区|市|县|镇)", previous[end:])
-        end += tail.end() if tail and not re.search(r"(?:街道|区|市|县|镇)$", body) else 0
+        tail = re.match(f"[\u4e00-\u9fff]{{0,4}}?(?:{PLACE_SUFFIX})", previous[end:])
+        end += tail.end() if tail and not _PLACE_END.search(body) else 0
         # "胶州市…" + "那平度呢？" → "平度市…": the new place keeps the old one's administrative level,
         # which also lets the answer check find the place name.
-        suffix = re.search(r"(?:街道|区|市|县|镇)$", previous[start:end])
-        if suffix and not re.search(r"(?:街道|区|市|县|镇|省)$", body):
+        suffix = _PLACE_END.search(previous[start:end])
+        if suffix and not _PLACE_END.search(body):
             body += suffix.group()
         return previous[:start] + body + previous[end:]
     return f"{body}{wh_tail or previous}？"

@@ -44,7 +44,8 @@ def normalise(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _jieba():
+def jieba_ready():
+    """jieba, its dictionary loaded (once a process)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # it announces its dictionary load on stderr otherwise
@@ -54,7 +55,7 @@ def _jieba():
 
 def tokenize(text: str) -> list[str]:
     """jieba search-mode tokens of the normalised text, without stopwords and punctuation."""
-    jieba = _jieba()
+    jieba = jieba_ready()
     return [
         token for token in jieba.lcut_for_search(normalise(text))
         if token.strip() and _TOKEN.search(token) and token not in STOPWORDS
@@ -65,17 +66,27 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     return [tokenize(text) for text in texts]
 
 
-_ADMIN_SUFFIX = re.compile(r"(?:特别行政区|自治区|自治州|街道|省|市|县|区|镇|乡|村)$")
+# Administrative suffixes of Chinese place names (平度市, 辛安街道), longest first: one list for the place
+# rule of the answer (rag.answer) and for follow-up questions (rag.dialogue).
+PLACE_SUFFIX = "特别行政区|自治区|自治州|街道|社区|省|市|县|区|镇|乡|村"
+_ENDS_IN_PLACE_SUFFIX = re.compile(f"(?:{PLACE_SUFFIX})$")
+
+
+@functools.lru_cache(maxsize=1024)
+def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's part-of-speech tagging: (word, tag) pairs that concatenate to text (cached: a question is
+    tagged once however many steps ask)."""
+    from jieba import posseg
+
+    jieba_ready()
+    return tuple((word, tag) for word, tag in posseg.lcut(text))
 
 
 def place_names(text: str) -> list[str]:
     """Place names jieba tags in the text (ns), each without its administrative suffix (平度市 → 平度)."""
-    from jieba import posseg
-
-    _jieba()
     names = []
-    for word, tag in posseg.lcut(text):
-        stem = _ADMIN_SUFFIX.sub("", word)
+    for word, tag in tagged_words(text):
+        stem = _ENDS_IN_PLACE_SUFFIX.sub("", word)
         if tag == "ns" and len(stem) >= 2 and stem not in names:
             names.append(stem)
     return names

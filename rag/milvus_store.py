@@ -28,7 +28,7 @@ import numpy as np
 from rag.chunking import answer_sentences
 from rag.errors import RagError
 from rag.index import passage_text
-from rag.lexical import STOPWORDS, _jieba, normalise
+from rag.lexical import STOPWORDS, jieba_ready, normalise
 from rag.types import Chunk
 
 FORMAT = 1
@@ -64,7 +64,7 @@ def _reason(error: Exception) -> str:
 
 def connect(uri: str, timeout: float = CONNECT_TIMEOUT_S):
     """A MilvusClient for `uri`, or MilvusUnavailable naming the URI (within `timeout` seconds)."""
-    _jieba()  # Milvus Lite's analyzer shares jieba: load it quietly first
+    jieba_ready()  # Milvus Lite's analyzer shares jieba: load it quietly first
     try:
         from pymilvus import MilvusClient
     except ImportError:

@@ -1,14 +1,14 @@
 """The reader step: which extractive QA model marks the short answer, and when its span is shown.
 
 `load_reader(spec)` gives an object with `run(question, contexts) -> Reading` (searched for spans as
-often as needed) and `read(question, contexts, per_window, within) -> [Span]`:
+often as needed) and `read(question, contexts, per_window, within) -> [ReaderSpan]`:
 - "bundled" (the default): models/reader-zh, our e5-small reader (rag.reader_model), offline;
   "bundled:int8" runs its matrix products in int8 (faster, a little less exact);
 - a folder made by scripts/train_reader.py: the same kind of reader;
 - any other name or folder: a transformers AutoModelForQuestionAnswering (hub access needed for a name);
 - "none": no reader; answers are then whole sentences.
 
-The answer sentence is chosen by the sentence scorer (rag.answer); the reader reads that sentence's
+The answer sentence is chosen by the sentence scorer (rag.sentences); the reader reads that sentence's
 passage and proposes the short answer inside it (`short_answer_span`). It is shown only where the reader
 is confident and the question asks for a fact rather than a description; otherwise the sentence is the
 answer. The reader's no-answer evidence (`says_no_answer`) joins the abstention rules.
@@ -22,7 +22,7 @@ from pathlib import Path
 from rag.errors import EmbedderError
 import numpy as np
 
-from rag.reader_model import Reading, Span, Window
+from rag.reader_model import Reading, ReaderSpan, Window
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models" / "reader-zh"
 # Fitted on CMRC 2018 trial (scripts/fit_reader_policy.py prints the table): the reader's span is the
@@ -136,7 +136,7 @@ class TransformersReader:
         self.max_length = min(max_length, self.tokenizer.model_max_length)
         self.stride = min(stride, self.max_length // 2)
 
-    def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+    def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[ReaderSpan]:
         return self.run(question, contexts).spans(per_window, within)
 
     def run(self, question: str, contexts) -> Reading:

@@ -33,7 +33,7 @@ class Window:
 
 
 @dataclass(frozen=True)
-class Span:
+class ReaderSpan:
     """A span the reader proposes: offsets into contexts[context_index]; score vs the no-answer score."""
     context_index: int
     start: int
@@ -110,12 +110,12 @@ class Reading:
     start_logits: np.ndarray
     end_logits: np.ndarray
 
-    def spans(self, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+    def spans(self, per_window: int = 1, within: tuple[int, int] | None = None) -> list[ReaderSpan]:
         return best_spans(self.start_logits, self.end_logits, self.windows, per_window=per_window, within=within)
 
 
 def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, windows: list[Window],
-               max_answer_tokens: int = 30, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+               max_answer_tokens: int = 30, per_window: int = 1, within: tuple[int, int] | None = None) -> list[ReaderSpan]:
     """The best-scoring spans (start + end logit) of each window, highest first. Pure numpy.
 
     `within` keeps only spans inside that character range of the context (e.g. the answer sentence).
@@ -144,7 +144,7 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, windows: list[W
             if not np.isfinite(scores[i, j]):
                 break
             probability = float(np.exp(log_p_start[first + i] + log_p_end[first + j]))
-            spans.append(Span(window.context_index, window.offsets[i][0], window.offsets[j][1],
+            spans.append(ReaderSpan(window.context_index, window.offsets[i][0], window.offsets[j][1],
                               float(scores[i, j]), null, probability))
     return sorted(spans, key=lambda span: span.score, reverse=True)
 
@@ -272,6 +272,6 @@ class ExtractiveReader:
             out = self.model(input_ids=ids, attention_mask=(ids != self.pad_id).long())
         return Reading(windows, out.start_logits.numpy(), out.end_logits.numpy())
 
-    def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[Span]:
+    def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[ReaderSpan]:
         """Spans over all windows of all contexts, best first (empty when there is no context)."""
         return self.run(question, contexts).spans(per_window, within)

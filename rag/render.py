@@ -70,28 +70,13 @@ def _highlight(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _chunk_key(chunk: Chunk) -> tuple:
-    return (chunk.source, chunk.start, chunk.end)
-
-
-def _citations(answer: Answer) -> list[Chunk]:
-    cites = list(answer.citations)
-    if answer.chunk is not None and all(_chunk_key(c) != _chunk_key(answer.chunk) for c in cites):
-        cites.insert(0, answer.chunk)
-    return cites
-
-
 def _answer_spans(answer: Answer, chunk: Chunk) -> list[tuple[int, int, str]]:
     """Highlight spans (relative to the chunk's original text) for the answer and short answer."""
     if answer.abstained or answer.chunk is None or chunk.source != answer.chunk.source:
         return []
-    spans = []
-    if 0 <= answer.start < answer.end and answer.start < chunk.end and answer.end > chunk.start:
-        spans.append((answer.start - chunk.start, answer.end - chunk.start, "rag-hl"))
-    if (answer.short_answer and 0 <= answer.short_start < answer.short_end
-            and answer.short_start < chunk.end and answer.short_end > chunk.start):
-        spans.append((answer.short_start - chunk.start, answer.short_end - chunk.start, "rag-hl rag-hl-short"))
-    return spans
+    marked = ((answer.span, "rag-hl"), (answer.short_span if answer.short_answer else None, "rag-hl rag-hl-short"))
+    return [(span.start - chunk.start, span.end - chunk.start, css) for span, css in marked
+            if span is not None and span.start < chunk.end and span.end > chunk.start]
 
 
 def _format_score(score: float | None) -> str:
@@ -140,16 +125,15 @@ def _citation_html(number: int, chunk: Chunk, answer: Answer,
     )
 
 
-def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
-                       latency_ms: float | None = None) -> str:
+def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str]) -> str:
     """The chat reply for one Answer, as a single line of safe HTML.
 
     Shows the short answer prominently, the answer sentence with its citation number, any notes,
     and numbered citations as <details> blocks holding the ORIGINAL passage text (read through
     `original_text_fn(chunk)`) with the answer highlighted. Abstentions say so plainly and list
-    the nearest passages instead.
+    the nearest passages instead. The answer's own passage is the first citation (rag.answer puts it there).
     """
-    cites = _citations(answer)
+    cites = list(answer.citations)
     parts = ['<div class="rag-reply">']
     if answer.abstained or not answer.text:
         # The library's own message (e.g. "no answer" or "please type a question"), then ours.
@@ -164,12 +148,6 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
         parts.append(f'<div class="rag-abstain">{message}'
                      f'{"<br>" + english if english else ""}</div>')
     else:
-        number = 1
-        if answer.chunk is not None:
-            for i, c in enumerate(cites, 1):
-                if _chunk_key(c) == _chunk_key(answer.chunk):
-                    number = i
-                    break
         if answer.short_answer:
             parts.append(f'<div class="rag-short">{esc(answer.short_answer)}</div>')
         sentence = answer.text
@@ -178,7 +156,7 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
             sentence_html = _highlight(sentence, [(pos, pos + len(answer.short_answer), "rag-hl-short")])
         else:
             sentence_html = esc(sentence)
-        ref = f' <span class="rag-ref">[{number}]</span>' if cites else ""
+        ref = ' <span class="rag-ref">[1]</span>' if cites else ""
         parts.append(f'<div class="rag-sentence">{sentence_html}{ref}</div>')
     for note in answer.notes:
         parts.append(f'<div class="rag-note">ⓘ {esc(note)}</div>')
@@ -187,8 +165,8 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str],
         parts.append(f'<div class="rag-cites-h">{heading}</div><div class="rag-cites">')
         parts.extend(_citation_html(i, c, answer, original_text_fn) for i, c in enumerate(cites, 1))
         parts.append("</div>")
-    if latency_ms is not None:
-        parts.append(f'<div class="rag-foot">{latency_ms:.0f} ms</div>')
+    if answer.latency_ms is not None:
+        parts.append(f'<div class="rag-foot">{answer.latency_ms:.0f} ms</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -263,11 +241,9 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
         if pipeline is None:
             reply = format_error_html(load_error or "The index is not loaded.")
         else:
-            from rag.pipeline import timed_ask  # the library's one latency timer (lazy: no work at import)
-
             try:
-                answer, latency_ms = timed_ask(pipeline, question, top_k=clamp_top_k(top_k), history=tuple(asked))
-                reply = format_answer_html(answer, original_text, latency_ms=latency_ms)
+                answer = pipeline.ask(question, top_k=clamp_top_k(top_k), history=tuple(asked))
+                reply = format_answer_html(answer, original_text)
             except RagError as error:
                 reply = format_error_html(str(error))
             asked.append(question)
@@ -276,3 +252,8 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
 
     return add_question, add_answer
 
+
+def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> dict:
+    """What the app's `/ask` endpoint returns: Answer.to_dict, citations in their original text."""
+    answer = pipeline.ask(str(question or ""), top_k=clamp_top_k(top_k))
+    return answer.to_dict(original_text_of(pipeline))

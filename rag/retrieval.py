@@ -9,7 +9,8 @@ import numpy as np
 
 from rag.config import Config
 from rag.index import Index
-from rag.lexical import normalise, tokenize
+from rag.lexical import normalise
+from rag.question import Question, as_question
 from rag.types import Chunk
 
 
@@ -27,7 +28,7 @@ def top_k(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def retrieve(index: Index, query_vector: np.ndarray, question: str, config: Config, k: int,
+def retrieve(index: Index, query_vector: np.ndarray, question: Question | str, config: Config, k: int,
              mode: str = "hybrid", timings: dict[str, float] | None = None) -> list[Chunk]:
     """Top-k chunks for a question, best first, scores attached; mode 'hybrid', 'dense' or 'bm25'
     (the last two for evaluation).
@@ -40,7 +41,7 @@ def retrieve(index: Index, query_vector: np.ndarray, question: str, config: Conf
     pool = max(config.candidates, k)
     dense_ids, dense_scores = index.dense_search(query_vector, pool) if mode != "bm25" else (np.zeros(0, int), np.zeros(0))
     dense_done = clock()
-    tokens = tokenize(question) if mode != "dense" else []
+    tokens = list(as_question(question).tokens) if mode != "dense" else []
     lexical_ids, lexical_scores = index.lexical_search(tokens, pool)
     lexical_done = clock()
     # A lexical ranking that matched almost nothing (an English question over Chinese text) is noise:
@@ -72,7 +73,8 @@ def _vocabulary_coverage(index: Index, tokens: list[str]) -> float:
 QUERY_EMBED_CHARS = 200
 
 
-def query_text(question: str) -> str:
+def query_text(question: Question | str) -> str:
     """The question as the embedder sees it: normalised (Traditional → Simplified, full-width → half),
     at most QUERY_EMBED_CHARS long."""
-    return normalise(question).strip()[:QUERY_EMBED_CHARS]
+    normalised = question.normalised if isinstance(question, Question) else normalise(question)
+    return normalised.strip()[:QUERY_EMBED_CHARS]

@@ -1,4 +1,4 @@
-"""The two small immutable types that flow through the pipeline: Chunk and Answer.
+"""The small immutable types that flow through the pipeline: Chunk, and the Answer with its Spans.
 
 A Chunk's text is the cleaned passage (broken sentences rejoined, captions dropped).
 `pieces` maps it back to the original file: each piece is (chunk_pos, file_start, file_end),
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 
 def content_id(*parts: str) -> str:
@@ -69,17 +69,43 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Character offsets [start, end) in an original file."""
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Answer:
     """An extractive answer: a sentence copied from `chunk`, and maybe a short span inside it."""
     question: str
     text: str  # the answer sentence(s), verbatim from the chunk
     chunk: Chunk | None  # the chunk the answer came from (None when nothing was retrieved)
-    start: int = -1  # offsets of `text` in the original file
-    end: int = -1
+    span: Span | None = None  # where `text` stands in the original file (None for an abstention)
     short_answer: str = ""
-    short_start: int = -1  # offsets of `short_answer` in the original file
-    short_end: int = -1
+    short_span: Span | None = None  # where `short_answer` stands in the original file
     abstained: bool = False
     score: float = 0.0
     citations: tuple[Chunk, ...] = ()  # retrieved passages, best first, the answer's own first
     notes: tuple[str, ...] = ()  # messages for the user (e.g. "question truncated")
+    latency_ms: float | None = None  # time Pipeline.ask took
+
+    def to_dict(self, original_text: Callable[[Chunk], str] | None = None) -> dict:
+        """The JSON contract of `python -m rag ask --json` and the app's /ask endpoint. Each citation's text is
+        `original_text(chunk)` (the passage exactly as in its file) when given, else the cleaned chunk text."""
+        def citation(chunk: Chunk) -> dict:
+            return {"source": chunk.source, "title": chunk.title,
+                    "text": original_text(chunk) if original_text else chunk.text,
+                    "start": chunk.start, "end": chunk.end,
+                    "score": round(float(chunk.score), 6) if chunk.score is not None else None}
+
+        return {
+            "question": self.question, "answer": self.text, "short_answer": self.short_answer,
+            "abstained": self.abstained, "citations": [citation(c) for c in self.citations],
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 2), "notes": list(self.notes),
+            "span": self.span.to_dict() if self.span else None,
+            "short_span": self.short_span.to_dict() if self.short_span else None,
+        }

@@ -13,7 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rag.reader  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.evaluate import load_jsonl, load_squad, squad_pipeline  # noqa: E402
-from rag.pipeline import Pipeline, clean_question, extract_answer  # noqa: E402
+from rag.answer import extract_answer  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.question import analyse, clean_question  # noqa: E402
 from rag.retrieval import query_text, retrieve  # noqa: E402
 
 
@@ -31,10 +33,11 @@ def main() -> None:
         rows = []
         for q in qs:
             text, notes = clean_question(q.question, 500)
-            vec = pipe.embedder.embed_queries([query_text(text)])[0]
-            chunks = retrieve(pipe.index, vec, text, pipe.config, k=10)
-            ans = extract_answer(text, text, chunks, 10, pipe.config.abstain_threshold, notes, source_text=pipe.index.article_text,
-                                 similarity=pipe.similarity_to(vec), reader=None)
+            question = analyse(text)
+            vec = pipe.embedder.embed_queries([query_text(question)])[0]
+            chunks = retrieve(pipe.index, vec, question, pipe.config, k=10)
+            ans = extract_answer(question, chunks, 10, pipe.config.abstain_threshold, notes=notes,
+                                 source_text=pipe.index.article_text, similarity=pipe.similarity_to(vec), reader=None)
             margin = None
             if not ans.abstained:
                 c = ans.chunk

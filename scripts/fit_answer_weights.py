@@ -1,13 +1,13 @@
-"""Fit the sentence-scoring weights of rag.answer (WEIGHTS, WEIGHTS_LEXICAL) on SQuAD-style data.
+"""Fit the sentence-scoring weights of rag.sentences (WEIGHTS, WEIGHTS_LEXICAL) on SQuAD-style data.
 
     python scripts/fit_answer_weights.py [../shared/eval/cmrc2018_trial.json] [--folds 5]
 
 For every question the pipeline retrieves its passages as `ask` does; each answer sentence among them
-is a candidate (features: rag.answer.sentence_features), and the ones holding a gold answer are right.
+is a candidate (features: rag.sentences.sentence_features), and the ones holding a gold answer are right.
 The model is a softmax over a question's candidates, linear in the features, fitted by gradient descent
 with a small L2 penalty (numpy only). It prints the top-1 accuracy cross-validated by passage (questions
 on one passage never straddle training and test) for the current weights and the refitted ones, and
-the refitted weights to paste into rag/answer.py. Questions whose gold answer is in no single retrieved
+the refitted weights to paste into rag/sentences.py. Questions whose gold answer is in no single retrieved
 sentence cannot be right and count as wrong.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer import FEATURES, WEIGHTS, WEIGHTS_LEXICAL, sentence_features  # noqa: E402
+from rag.sentences import FEATURES, WEIGHTS, WEIGHTS_LEXICAL, sentence_features  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.evaluate import load_squad, squad_pipeline  # noqa: E402
 from rag.retrieval import query_text, retrieve  # noqa: E402

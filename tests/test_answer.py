@@ -1,16 +1,11 @@
-"""Fast tests of the extractive answer stage on hand-made Chinese sentences (no model, no index)."""
+"""Fast tests of the answer decision (sentence, abstention rules, short answer, offsets) on a hand-made passage."""
 from __future__ import annotations
 
-import numpy as np
-
-from rag.answer import (
-    FEATURES, WEIGHTS, WEIGHTS_LEXICAL, answer_window, asks_for_description, score_sentences, sentence_features,
-)
+from rag.answer import NO_ANSWER, extract_answer
 from rag.config import Config
-from rag.pipeline import NO_ANSWER, extract_answer
+from rag.types import Chunk
 
 ABSTAIN_COVERAGE = Config().abstain_threshold
-from rag.types import Chunk
 
 
 def chunk(text: str, source: str = "a.txt", title: str = "", start: int = 0) -> Chunk:
@@ -21,21 +16,6 @@ PASSAGE = chunk("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目的一种。分
                 title="黄鳍紫鱼", start=100)
 
 
-def test_score_sentences_prefers_the_sentence_with_the_asked_words():
-    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE, chunk("今天天气很好。", source="b.txt")])
-    best = hits[0]
-    assert best.chunk.text[best.start:best.end] == "体长可达50公分。"
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[-1].chunk.source == "b.txt"
-
-
-def test_answer_window_is_contiguous():
-    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE])
-    start, end = answer_window(hits)
-    assert start <= hits[0].start and hits[0].end <= end
-    assert PASSAGE.text[start:end].count("体长可达50公分") == 1
-
-
 class FakeReader:
     """Proposes one fixed span of the passage, confidently (the real reader is tested in test_reader.py)."""
 
@@ -43,10 +23,10 @@ class FakeReader:
         self.answer = answer
 
     def run(self, question, contexts):
-        from rag.reader_model import Span
+        from rag.reader_model import ReaderSpan
 
         start = contexts[0].index(self.answer)
-        span = Span(0, start, start + len(self.answer), score=10.0, null_score=0.0, probability=0.9)
+        span = ReaderSpan(0, start, start + len(self.answer), score=10.0, null_score=0.0, probability=0.9)
 
         class Reading:
             def spans(self, per_window=1, within=None):
@@ -56,109 +36,45 @@ class FakeReader:
 
 
 def test_offsets_map_back_to_the_chunk():
-    answer = extract_answer("黄鳍紫鱼体长多少？", "黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE,
+    answer = extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE,
                             reader=FakeReader("50公分"))
     assert not answer.abstained
     assert answer.short_answer == "50公分"
     assert answer.text in PASSAGE.text and answer.short_answer in answer.text
-    assert PASSAGE.text[answer.start - PASSAGE.start:answer.end - PASSAGE.start] == answer.text
-    assert PASSAGE.text[answer.short_start - PASSAGE.start:answer.short_end - PASSAGE.start] == answer.short_answer
+    assert PASSAGE.text[answer.span.start - PASSAGE.start:answer.span.end - PASSAGE.start] == answer.text
+    assert PASSAGE.text[answer.short_span.start - PASSAGE.start:answer.short_span.end - PASSAGE.start] == answer.short_answer
 
 
 def test_abstains_when_the_question_content_is_missing():
-    answer = extract_answer("青岛地铁1号线是哪一年开通的？", "青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    answer = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE)
     assert answer.abstained and answer.text == NO_ANSWER and answer.score < ABSTAIN_COVERAGE
     assert answer.citations == (PASSAGE,)
-    never = extract_answer("青岛地铁1号线是哪一年开通的？", "青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, -1.0)
+    never = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, -1.0)
     assert not never.abstained
 
 
 def test_english_question_is_not_abstained_on_lexical_coverage():
-    answer = extract_answer("How long is the fish?", "How long is the fish?", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    answer = extract_answer("How long is the fish?", [PASSAGE], 5, ABSTAIN_COVERAGE)
     assert not answer.abstained and answer.chunk == PASSAGE
 
 
 def test_no_chunks():
-    assert extract_answer("黄鳍紫鱼体长多少？", "黄鳍紫鱼体长多少？", [], 5, ABSTAIN_COVERAGE).abstained
+    assert extract_answer("黄鳍紫鱼体长多少？", [], 5, ABSTAIN_COVERAGE).abstained
 
 
-def test_place_names_drop_administrative_suffix():
-    from rag.lexical import place_names
-
-    assert "平度" in place_names("平度市累计建成了多少万亩高标准农田")
-
-
-def test_features_one_row_per_answer_sentence_in_feature_order():
-    hits, rows = sentence_features("黄鳍紫鱼体长多少？", [PASSAGE])
-    assert rows.shape == (len(hits), len(FEATURES)) and set(WEIGHTS) == set(WEIGHTS_LEXICAL) == set(FEATURES)
-    assert all(h.score == 0 for h in hits) and rows[:, FEATURES.index("similarity")].tolist() == [0] * len(hits)
+def test_a_place_the_question_names_must_be_in_the_answers_article():
+    pingdu = chunk("平度市累计建成高标准农田155.2万亩。", title="平度农田")
+    assert extract_answer("胶州市累计建成了多少万亩高标准农田？", [pingdu], 5, ABSTAIN_COVERAGE).abstained
+    assert not extract_answer("平度市累计建成了多少万亩高标准农田？", [pingdu], 5, ABSTAIN_COVERAGE).abstained
+    # A threshold ≤ 0 turns every abstention rule off, the place rule too.
+    assert not extract_answer("胶州市累计建成了多少万亩高标准农田？", [pingdu], 5, 0.0).abstained
 
 
-def test_answer_sentence_runs_over_semicolons():
-    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。", title="假苹婆")
-    best = score_sentences("假苹婆的花是什么样的？", [flower])[0]
-    assert flower.text[best.start:best.end] == "花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。"
-
-
-def test_similarity_picks_the_sentence_when_no_words_are_shared():
-    """An English question shares no words with the passage: the sentence vectors decide."""
-    sentences = ["黄鳍紫鱼分布于印度洋。", "体长可达50公分。", "栖息在珊瑚礁区。"]
-    passage = chunk("".join(sentences), title="黄鳍紫鱼")
-    cosines = {0: [0.80, 0.86, 0.81]}
-    hits = score_sentences("How long does it grow?", [passage], lambda c: np.array(cosines[0]))
-    assert passage.text[hits[0].start:hits[0].end] == "体长可达50公分。"
-    # A similarity function that has nothing for a chunk (None or the wrong length) marks it unknown, and
-    # the question is then scored with the weights fitted without similarity.
-    other = chunk("今天天气很好。黄鳍紫鱼体长可达50公分。", source="b.txt")
-    for nothing in (None, np.zeros(1)):
-        _, rows = sentence_features("How long?", [passage], lambda c: nothing)
-        assert np.isnan(rows[:, FEATURES.index("similarity")]).all()
-        mixed = score_sentences("黄鳍紫鱼体长多少？", [passage, other],
-                                lambda c: np.array(cosines[0]) if c is passage else nothing)
-        assert [h.score for h in mixed] == [h.score for h in score_sentences("黄鳍紫鱼体长多少？", [passage, other])]
-
-
-def test_question_type_cues():
-    """"Why" is answered by a sentence with 因为/由于…, "how tall" by a number with a length unit."""
-    passage = chunk("鸡毛松是纽西兰特有种。树高可达55米，木材可制矛。毛利人称它为卡希卡提亚。", title="纽西兰鸡毛松")
-    hits, rows = sentence_features("纽西兰鸡毛松有多高？", [passage])
-    unit = rows[:, FEATURES.index("unit")]
-    assert [passage.text[h.start:h.end] for h, u in zip(hits, unit) if u] == ["树高可达55米，木材可制矛。"]
-    best = score_sentences("纽西兰鸡毛松有多高？", [passage])[0]
-    assert passage.text[best.start:best.end] == "树高可达55米，木材可制矛。"
-    hits, rows = sentence_features("为什么称它为笨蛋水果？", [chunk("维生素C含量高。因此它被称为笨蛋水果。")])
-    assert rows[:, FEATURES.index("cue")].tolist() == [0.0, 1.0]
-
-
-def test_window_joins_the_reason_before_a_sentence_that_links_back():
-    passage = chunk("猴面包树原产非洲。果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。", title="猴面包树")
-    hits = score_sentences("为什么称猴面包树为笨蛋水果？", [passage])
-    assert passage.text[hits[0].start:hits[0].end] == "因此它被称为笨蛋水果。"
-    start, end = answer_window(hits, "为什么称猴面包树为笨蛋水果？")
-    assert passage.text[start:end] == "果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。"
-
-
-def test_window_is_wider_for_descriptive_questions():
-    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。果期秋季。", title="假苹婆")
-    hits = score_sentences("假苹婆的花是什么颜色？", [flower])
-    assert flower.text[hits[0].start:hits[0].end] == "花淡红色，无花冠，花萼5裂。"
-    assert answer_window(hits, "假苹婆的花是什么颜色？", margin=0.0) == (hits[0].start, hits[0].end)
-    start, end = answer_window(hits, "假苹婆的花有什么特点？", margin=0.0)
-    assert flower.text[start:end] == "花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。"
-
-
-def test_a_sentence_that_only_starts_like_a_link_back_stands_alone():
-    passage = chunk("工程于去年开工。这样的设计使大桥更稳固。", title="大桥")
-    hits = score_sentences("大桥的设计有什么好处？", [passage])
-    assert passage.text[hits[0].start:hits[0].end] == "这样的设计使大桥更稳固。"
-    start, _ = answer_window(hits, "大桥的设计有什么好处？", margin=0.0)
-    assert start == hits[0].start
-
-
-
-
-def test_questions_that_ask_for_a_description_get_a_sentence():
-    assert asks_for_description("硬枝黄蝉的名称是怎么来的？") and asks_for_description("为什么要建口袋公园？")
-    assert asks_for_description("Why was the park built?") and asks_for_description("How does it work?")
-    assert not asks_for_description("鲍家屯村常住人口有多少？") and not asks_for_description("How many residents are there?")
-    assert not asks_for_description("Which city signed the insurance?")
+def test_answer_to_dict_gives_spans_or_none():
+    answer = extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE, reader=FakeReader("50公分"))
+    data = answer.to_dict()
+    assert data["span"] == {"start": answer.span.start, "end": answer.span.end}
+    assert data["short_span"]["end"] - data["short_span"]["start"] == len("50公分")
+    assert data["citations"][0]["text"] == PASSAGE.text and data["latency_ms"] is None
+    abstention = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE).to_dict()
+    assert abstention["abstained"] and abstention["span"] is None and abstention["short_span"] is None

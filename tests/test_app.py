@@ -20,7 +20,7 @@ import app  # noqa: E402
 from rag import render  # noqa: E402
 from rag.config import Config, ConfigError  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.types import Answer, Chunk  # noqa: E402
+from rag.types import Answer, Chunk, Span  # noqa: E402
 
 XSS = [
     "<script>alert(1)</script>",
@@ -53,8 +53,8 @@ def _answer(**changes):
     fields = dict(
         question="平度市累计建成了多少万亩高标准农田？",
         text="平度市还积极推进高标准农田建设，累计建成高标准农田155.2万亩，并建成全省首家粮食院士专家工作站。",
-        chunk=chunk, start=sentence_start, end=sentence_end,
-        short_answer="155.2万亩", short_start=short_start, short_end=short_start + len("155.2万亩"),
+        chunk=chunk, span=Span(sentence_start, sentence_end),
+        short_answer="155.2万亩", short_span=Span(short_start, short_start + len("155.2万亩")),
         score=0.9,
         citations=(chunk, _chunk(source="001_other.txt", title="胶州市", score=0.2, metadata={})),
     )
@@ -80,7 +80,7 @@ class FakePipeline:
         self.calls.append((question, top_k, tuple(history)))
         if self.error:
             raise self.error
-        return Answer(**{**self.answer.__dict__, "question": question})
+        return Answer(**{**self.answer.__dict__, "question": question, "latency_ms": 12.5})
 
     def original_text(self, chunk):
         return original_text(chunk)
@@ -128,7 +128,7 @@ def test_citation_shows_original_text_with_answer_highlighted():
     assert "粮食院<br><br>士专家" in first
     marks = re.findall(r'<mark class="([^"]+)">(.*?)</mark>', first)
     marked = "".join(_visible_text(m[1]) for m in marks)
-    assert marked == FILE_TEXT[answer.start:answer.end]
+    assert marked == FILE_TEXT[answer.span.start:answer.span.end]
     assert ("rag-hl rag-hl-short", "155.2万亩") in marks
     # the second citation (other file) has no highlight and no answer badge
     second = out.split('<details class="rag-cite"')[2]
@@ -141,7 +141,7 @@ def test_highlight_offsets_are_relative_to_the_chunk():
     answer = _answer(chunk=chunk, citations=(chunk,))
     out = render.format_answer_html(answer, original_text)
     marks = re.findall(r'<mark class="[^"]+">(.*?)</mark>', out.split("<details")[1])
-    assert "".join(_visible_text(m) for m in marks) == FILE_TEXT[answer.start:answer.end]
+    assert "".join(_visible_text(m) for m in marks) == FILE_TEXT[answer.span.start:answer.span.end]
 
 
 @pytest.mark.parametrize("payload", XSS)

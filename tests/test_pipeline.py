@@ -6,7 +6,8 @@ import pytest
 from rag.config import Config, ConfigError
 from rag.dialogue import resolve_follow_up
 from rag.errors import IndexNotFound
-from rag.pipeline import Pipeline, answer_to_dict, clean_question
+from rag.pipeline import Pipeline
+from rag.question import clean_question
 from tests.conftest import ROOT
 
 
@@ -21,15 +22,16 @@ def test_answer_with_short_span_and_citations(seeds_pipeline):
     assert answer.short_answer == "155.2万亩"
     assert answer.chunk.source == "004_c4e7dda2531a4b06.txt"
     source = seeds_pipeline.index.sources[answer.chunk.source]
-    assert source[answer.short_start:answer.short_end] == "155.2万亩"  # offsets point into the original file
+    assert source[answer.short_span.start:answer.short_span.end] == "155.2万亩"  # offsets point into the original file
     assert answer.text in answer.chunk.text
     assert answer.citations[0] == answer.chunk and len(answer.citations) == 5
 
 
 def test_json_contract(seeds_pipeline):
     answer = seeds_pipeline.ask("辛安街道辖域面积是多少？", top_k=3)
-    data = answer_to_dict(answer, 12.5, seeds_pipeline.original_text)
-    assert set(data) >= {"question", "answer", "short_answer", "abstained", "citations", "latency_ms"}
+    data = answer.to_dict(seeds_pipeline.original_text)
+    assert set(data) >= {"question", "answer", "short_answer", "abstained", "citations", "latency_ms", "span", "short_span"}
+    assert data["latency_ms"] > 0 and data["span"]["end"] > data["span"]["start"]
     assert len(data["citations"]) == 3
     first = data["citations"][0]
     assert set(first) >= {"source", "title", "text", "start", "end", "score"}

@@ -49,7 +49,7 @@ def test_end_to_end_on_the_seeds_with_the_shipped_reader():
     pipeline = Pipeline.load(Config())  # the committed index over seeds/ and models/reader-zh: no network
     answer = pipeline.ask("鲍家屯村常住人口有多少？")
     assert answer.short_answer == "912人" and answer.short_answer in answer.text
-    assert pipeline.index.sources[answer.chunk.source][answer.short_start:answer.short_end] == "912人"
+    assert pipeline.index.sources[answer.chunk.source][answer.short_span.start:answer.short_span.end] == "912人"
     assert answer.citations[0] == answer.chunk
     descriptive = pipeline.ask("胶州市为什么成立片区联合党委？")
     assert descriptive.short_answer == "" and (descriptive.abstained or descriptive.text)
@@ -93,7 +93,7 @@ def test_pipeline_uses_a_transformers_reader_when_configured(tiny_index, tiny_qa
     answer = pipeline.ask("澳门路片区查处电动车不戴头盔多少起？")
     assert answer.short_answer and answer.short_answer in answer.text
     source = pipeline.index.sources[answer.chunk.source]
-    assert source[answer.short_start:answer.short_end] == answer.short_answer
+    assert source[answer.short_span.start:answer.short_span.end] == answer.short_answer
 
 
 def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):

@@ -1,0 +1,37 @@
+"""The question analysed once: question word, kinds of answer, places, language."""
+from __future__ import annotations
+
+from rag.question import analyse
+
+
+def test_place_names_drop_administrative_suffix():
+    from rag.lexical import place_names
+
+    assert "平度" in place_names("平度市累计建成了多少万亩高标准农田")
+
+
+def test_questions_that_ask_for_a_description_get_a_sentence():
+    assert analyse("硬枝黄蝉的名称是怎么来的？").descriptive and analyse("为什么要建口袋公园？").descriptive
+    assert analyse("Why was the park built?").descriptive and analyse("How does it work?").descriptive
+    assert not analyse("鲍家屯村常住人口有多少？").descriptive and not analyse("How many residents are there?").descriptive
+    assert not analyse("Which city signed the insurance?").descriptive
+
+
+def test_analyse_finds_the_question_word_kind_and_places():
+    question = analyse("平度市累计建成了多少万亩高标准农田？")
+    assert question.chinese and question.wh == "多少" and question.asks_number and not question.descriptive
+    assert question.places == ("平度",) and "高标准" in question.terms
+    assert question.before == "平度市累计建成了" and question.after == "万亩高标准农田"
+    assert "height" in analyse("纽西兰鸡毛松有多高？").kinds and "reason" in analyse("为什么称它为笨蛋水果？").kinds
+
+
+def test_traditional_and_full_width_questions_are_analysed_as_simplified():
+    question = analyse("平度市累計建成了多少萬畝高標準農田？")
+    assert question.normalised == "平度市累计建成了多少万亩高标准农田?" and question.wh == "多少"
+    assert question.places == ("平度",) and analyse("為什麼要建口袋公園？").descriptive
+
+
+def test_english_questions_are_not_judged_by_chinese_rules():
+    question = analyse("Which city signed the insurance?")
+    assert question.language == "other" and not question.chinese and question.places == ()
+    assert question.tokens == ("city", "signed", "insurance")
