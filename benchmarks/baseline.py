@@ -44,7 +44,7 @@ class DenseBaseline:
 
 
 def compare_retrieval(pipeline, baseline: DenseBaseline, questions, config: Config) -> dict:
-    from rag.evaluate import _relevant
+    from rag.evaluate import is_relevant
     from rag.retrieval import query_text, retrieve
 
     answerable = [q for q in questions if q.source is not None]
@@ -57,12 +57,12 @@ def compare_retrieval(pipeline, baseline: DenseBaseline, questions, config: Conf
         vector = embedder.embed_queries([query_text(q.question)])[0]
         found = retrieve(pipeline.index, vector, q.question, config, k=5)
         rows["pipeline"]["retrieval"].append(to_ms(time.perf_counter() - started))
-        rows["pipeline"]["hits"] += any(_relevant(c, q) for c in found[:5])
+        rows["pipeline"]["hits"] += any(is_relevant(c, q) for c in found[:5])
         _, t = timed(pipeline.ask, q.question)
         rows["pipeline"]["ask"].append(to_ms(t))
         found, t = timed(baseline.search, q.question, 5)
         rows["baseline"]["retrieval"].append(to_ms(t))
-        rows["baseline"]["hits"] += any(_relevant(c, q) for c in found[:5])
+        rows["baseline"]["hits"] += any(is_relevant(c, q) for c in found[:5])
     n = len(answerable) or 1
     return {
         "questions": len(answerable),

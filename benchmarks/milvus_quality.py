@@ -52,7 +52,7 @@ def milvus_rrf(index, vector, question: str, k: int, pool: int, rrf_k: int) -> l
 
 
 def main(argv=None) -> int:
-    from rag.evaluate import _relevant
+    from rag.evaluate import is_relevant
     from rag.retrieval import query_text, retrieve
 
     p = argparse.ArgumentParser()
@@ -83,9 +83,9 @@ def main(argv=None) -> int:
         same_retrieved += [key(c) for c in ours] == [key(c) for c in reference]
         if q.source is not None:
             answerable += 1
-            hits["faiss"] += any(_relevant(c, q) for c in reference)
-            hits["milvus (our RRF)"] += any(_relevant(c, q) for c in ours)
-            hits["milvus hybrid_search RRFRanker"] += any(_relevant(c, q) for c in theirs)
+            hits["faiss"] += any(is_relevant(c, q) for c in reference)
+            hits["milvus (our RRF)"] += any(is_relevant(c, q) for c in ours)
+            hits["milvus hybrid_search RRFRanker"] += any(is_relevant(c, q) for c in theirs)
     n = len(questions)
     report = {"data": args.data, "questions": n, "seconds": round(time.perf_counter() - started, 1),
               "identical_top5_citations": round(same_cites / n, 4), "identical_answers": round(same_answer / n, 4),

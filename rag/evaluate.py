@@ -102,7 +102,7 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
     return Pipeline.load(config)
 
 
-def _relevant(chunk: Chunk, q: Question) -> bool:
+def is_relevant(chunk: Chunk, q: Question) -> bool:
     if chunk.source != q.source:
         return False
     if q.spans:
@@ -145,7 +145,7 @@ def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
             continue
         # Citations put the answer's chunk first; recall ranks by retrieval score.
         ordered = sorted(answer.citations, key=lambda c: -(c.score or 0))
-        rank = next((i for i, c in enumerate(ordered, 1) if _relevant(c, q)), None)
+        rank = next((i for i, c in enumerate(ordered, 1) if is_relevant(c, q)), None)
         ranks.append(rank)
         hit = (not answer.abstained and answer.chunk is not None and answer.chunk.source == q.source
                and any(a in answer.text for a in q.answers))
