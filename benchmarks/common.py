@@ -102,7 +102,7 @@ def load_average() -> list[float]:
 
 
 def seed_questions(path: Path = SEED_QA):
-    """The seed questions (rag.evaluate.Question); a few built-in ones when the shared file is absent."""
+    """The seed questions (rag.evaluate.EvalQuestion); a few built-in ones when the shared file is absent."""
     from rag.evaluate import Question, load_jsonl
 
     if Path(path).exists():

@@ -22,7 +22,7 @@ CACHE = Path(".cache/rag/eval")
 
 
 @dataclass(frozen=True)
-class Question:
+class EvalQuestion:
     id: str
     question: str
     answers: tuple[str, ...]
@@ -33,7 +33,7 @@ class Question:
 SHORT_GOLD_CHARS = 10  # the numbers, dates, names and places news readers ask for
 
 
-def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[Question]]:
+def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[EvalQuestion]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     articles, sources, questions = [], {}, []
     for item in data.get("data", []):
@@ -52,20 +52,20 @@ def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[Question
                         start = context.find(a["text"])  # a few offsets in the data are off
                     if start >= 0:
                         spans.append((start, start + len(a["text"])))
-                questions.append(Question(qa["id"], qa["question"], answers, name, tuple(spans)))
+                questions.append(EvalQuestion(qa["id"], qa["question"], answers, name, tuple(spans)))
     if not questions:
         raise CorpusError(f"{path} holds no SQuAD-style questions (data → paragraphs → qas)")
     return articles, sources, questions
 
 
-def load_jsonl(path: Path) -> list[Question]:
+def load_jsonl(path: Path) -> list[EvalQuestion]:
     questions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(str(row.get("id", number)), row["question"], tuple(row.get("answers") or ()),
+            questions.append(EvalQuestion(str(row.get("id", number)), row["question"], tuple(row.get("answers") or ()),
                                       row.get("source")))
         except (ValueError, KeyError) as error:
             raise CorpusError(f"{path}:{number}: not a question object ({error}); expected "
@@ -102,7 +102,7 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
     return Pipeline.load(config)
 
 
-def is_relevant(chunk: Chunk, q: Question) -> bool:
+def is_relevant(chunk: Chunk, q: EvalQuestion) -> bool:
     if chunk.source != q.source:
         return False
     if q.spans:
@@ -132,7 +132,7 @@ def evaluate(path: Path, config: Config, limit: int | None = None, modes=("hybri
     return report
 
 
-def _evaluate_mode(pipeline, questions: list[Question], mode: str) -> dict:
+def _evaluate_mode(pipeline, questions: list[EvalQuestion], mode: str) -> dict:
     pipeline.ask("预热 warm-up", mode=mode)  # loads jieba's dictionary etc. outside the timings
     ranks, hits, ems, f1s, latencies, abstained, answerable, misses = [], [], [], [], [], [], [], []
     short_gold, short_shown = [], []
