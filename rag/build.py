@@ -9,14 +9,14 @@ from pathlib import Path
 from rag.chunking import chunk_articles
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
+from rag.embedding import make_embedder
+from rag.embedding_cache import cache_from_index
 from rag.errors import CorpusError
-from rag.index import (
-    FORMAT, MANIFEST, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
-    now_iso, passage_text, read_manifest, sentence_texts, versions, write_index,
-)
-from rag.lexical import tokenize_many
-from rag.provenance import corpus_record, recorded_corpus, same_folder, shown
-from rag.types import Chunk
+from rag.provenance import recorded_corpus, same_folder, shown
+from rag.store.folder import Index
+from rag.store.layout import MANIFEST, build_lock
+from rag.store.manifest import read_manifest
+from rag.write import IndexContent, embed_and_write, store_lock
 
 
 @dataclass(frozen=True)
@@ -43,67 +43,6 @@ class BuildReport:
                 f"→ {self.chunks} new chunks ({self.embedded} embedded) in {self.seconds:.1f} s → {self.index_dir}")
 
 
-def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fingerprint: dict, added: dict) -> dict:
-    return {
-        "format": FORMAT, "embedder": embedder.name, "embedder_spec": config.embedder, "dim": embedder.dim,
-        "chunking": config.chunking(),
-        "corpus_path": corpus_record(config.corpus_dir or config.default_corpus, config.index_dir),
-        "corpus_hash": corpus_hash(fingerprint), "corpus_files": fingerprint, "added": added,
-        "articles": articles, "chunks": len(chunks), "sentences": len(sentence_texts(chunks)),
-        "built_at": now_iso(), "versions": versions(),
-    }
-
-
-def embed_and_write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
-    """Embed the chunks and their answer sentences (reusing `cache`), tokenize the chunks, and write the
-    index atomically (caller holds the lock). Returns how many chunks needed the embedder."""
-    started = time.perf_counter()
-    texts = [passage_text(chunk) for chunk in chunks]
-    bar = _bar(len(texts), "embedding passages", progress)
-    vectors, embedded = embed_with_cache(embedder, texts, cache, config.batch_size, bar.update if bar else None)
-    if bar:
-        bar.close()
-    stages["embed"] = time.perf_counter() - started
-    # A vector per answer sentence lets the answer step weigh meaning, not only shared words.
-    started = time.perf_counter()
-    sentences = sentence_texts(chunks)
-    bar = _bar(len(sentences), "embedding sentences", progress, unit="sentence")
-    sentence_vectors, _ = embed_with_cache(embedder, sentences, cache, config.batch_size, bar.update if bar else None)
-    if bar:
-        bar.close()
-    stages["embed_sentences"] = time.perf_counter() - started
-    started = time.perf_counter()
-    tokens = tokenize_many([passage_text(chunk) for chunk in chunks])
-    stages["tokenize"] = time.perf_counter() - started
-    started = time.perf_counter()
-    manifest = _manifest(config, embedder, chunks, articles, fingerprint, added)
-    if config.store == "milvus":
-        from rag.milvus_store import write_collection
-
-        write_collection(config, manifest, chunks, sources, vectors, tokens, sentence_vectors)
-    else:
-        write_index(config.index_dir, manifest, chunks, sources, vectors, tokens, sentence_vectors)
-    stages["write"] = time.perf_counter() - started
-    return embedded
-
-
-def store_lock(config: Config):
-    """One build at a time: the index folder's lock, or the Milvus collection's."""
-    if config.store == "milvus":
-        from rag.milvus_store import milvus_lock
-
-        return milvus_lock(config)
-    return build_lock(config.index_dir)
-
-
-def _bar(total: int, desc: str, progress: bool, unit: str = "chunk"):
-    if not progress:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)
-
-
 def _previous_corpus(index_dir: Path) -> Path | None:
     """The corpus an existing index at index_dir records (None: no readable manifest or no record)."""
     try:
@@ -117,8 +56,6 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
 
     Without a corpus_dir, an existing index is rebuilt from the corpus it records, a new one from
     config.default_corpus."""
-    from rag.embedding import make_embedder
-
     previous = _previous_corpus(config.index_dir)
     notes = []
     if config.corpus_dir is None:
@@ -141,10 +78,11 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     with store_lock(config):
         cache = cache_from_index(config.index_dir, embedder.name)  # for Milvus too: a FAISS folder's vectors are reused
         fingerprint = corpus_fingerprint_of(config.corpus_dir)
-        embedded = embed_and_write(config, embedder, chunks, sources, len(articles), fingerprint, {},
-                          progress, cache, stages)
+        written = embed_and_write(config, embedder, IndexContent(chunks, sources, len(articles), fingerprint),
+                                  cache=cache, progress=progress)
+    stages.update(written.stage_seconds)
     where = config.index_dir if config.store == "faiss" else Path(f"{config.milvus_uri}#{config.collection}")
-    return BuildReport(where, len(sources), len(articles), len(chunks), embedded,
+    return BuildReport(where, len(sources), len(articles), len(chunks), written.embedded,
                        time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
@@ -172,8 +110,6 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     file whose name the index already holds with other text is refused (CorpusError naming the files)
     unless `replace`; the same file added again changes nothing.
     """
-    from rag.embedding import make_embedder
-
     if config.store == "milvus":
         from rag.milvus_add import add_to_collection
 
@@ -211,9 +147,11 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
             if name in new_sources or name not in fingerprint:
                 added[name] = digest
         articles = len({(c.source, c.article) for c in kept + new_chunks})
-        embedded = embed_and_write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
-                                   progress, cache, stages)
-    return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
+        written = embed_and_write(config, embedder, IndexContent(kept + new_chunks, sources, articles, fingerprint, added),
+                                  cache=cache, progress=progress)
+    stages.update(written.stage_seconds)
+    return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), written.embedded,
                        time.perf_counter() - began, stages, tuple(warnings),
                        added=len(set(new_sources) - set(index.sources)), replaced=len(clashes),
                        kept=len(index.sources) - len(clashes))
+

@@ -1,4 +1,4 @@
-"""A loaded Milvus index with the methods of rag.index.Index that retrieval and answering use.
+"""A loaded Milvus index with the methods of rag.store.folder.Index that retrieval and answering use.
 
 Chunks come back with the searches (payload field) and are cached by row; the sentence vectors of the
 chunks a question retrieved are fetched in one query; the alias is re-read at most once a second, so a

@@ -12,10 +12,11 @@ from rag.config import Config
 from rag.dialogue import resolve_follow_up
 from rag.embedding import embedder_name, make_embedder
 from rag.errors import IndexMismatch, IndexNotFound
-from rag.index import Index, stale_files
 from rag.lexical import normalise, place_names
 from rag.retrieval import query_text, retrieve
 from rag.store import load_index
+from rag.store.folder import Index
+from rag.store.manifest import stale_files
 from rag.types import Answer, Chunk
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"

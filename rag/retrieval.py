@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.config import Config
-from rag.index import Index
+from rag.store.folder import Index
 from rag.lexical import normalise, tokenize
 from rag.types import Chunk
 
