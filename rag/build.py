@@ -1,21 +1,27 @@
-"""Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk."""
+"""Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk.
+
+`ensure_index` is the load-or-build step of the CLI and the app: load the index, check it against the
+corpus it records, and (re)build it when it is missing or stale.
+"""
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rag.chunking import chunk_articles
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
-from rag.embedding import make_embedder
+from rag.embedding import Embedder, embedder_name, make_embedder
 from rag.embedding_cache import cache_from_index
-from rag.errors import CorpusError
-from rag.provenance import recorded_corpus, same_folder, shown
+from rag.errors import CorpusError, IndexMismatch, IndexNotFound
+from rag.provenance import corpus_to_check, rebuild_advice, rebuild_config, recorded_corpus, same_folder, shown
+from rag.store import load_index
 from rag.store.folder import Index
 from rag.store.layout import MANIFEST, build_lock
-from rag.store.manifest import read_manifest
+from rag.store.manifest import read_manifest, stale_files
 from rag.write import IndexContent, embed_and_write, store_lock
 
 
@@ -155,3 +161,46 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
                        added=len(set(new_sources) - set(index.sources)), replaced=len(clashes),
                        kept=len(index.sources) - len(clashes))
 
+
+def check_index(config: Config) -> tuple[object, str]:
+    """Load the index config names and check it against the corpus folder it records (rag.provenance):
+    (index, a note about the load, e.g. that the corpus folder is gone so the index is served as built).
+
+    IndexNotFound or IndexMismatch (missing, other embedder or format, stale) can be cured by a build;
+    a CorpusMismatch (config.corpus_dir is not the index's corpus) is never built over.
+    """
+    try:
+        index = load_index(config, embedder_name(config.embedder))
+    except IndexNotFound:
+        if config.corpus_dir is None or config.store != "faiss":
+            raise
+        # The command builds the corpus the user named, with the embedder asked for.
+        raise IndexNotFound(f"no index at {config.index_dir} ({config.index_dir / 'manifest.json'} is missing): {rebuild_advice(config.index_dir, corpus=config.corpus_dir, embedder=config.embedder)}") from None
+    corpus, note = corpus_to_check(index.manifest, config)  # CorpusMismatch is never rebuilt over
+    if corpus is not None:
+        stale = stale_files(index.manifest, corpus_fingerprint_of(corpus))
+        if stale:
+            more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+            raise IndexMismatch(
+                f"{config.index_dir} is stale: {', '.join(stale[:3])}{more} changed in {shown(corpus)} since it "
+                f"was built; {rebuild_advice(config.index_dir, index.manifest, corpus)}"
+            )
+    return index, note
+
+
+def ensure_index(config: Config, progress: Callable[[str], None] | None = None) -> tuple[object, Embedder | None, str]:
+    """check_index, and when the index is missing or stale, (re)build it from the corpus it was built from.
+
+    Returns (index, embedder, note): the embedder a build used (None when the index was loaded as it was)
+    and check_index's note ("" after a build). What is done is said to `progress`.
+    """
+    try:
+        index, note = check_index(config)
+    except (IndexNotFound, IndexMismatch) as error:
+        say = progress or (lambda message: None)
+        say(f"{error} — building the index now…")
+        embedder = make_embedder(config.embedder, config.batch_size)
+        report = build_index(rebuild_config(config), embedder=embedder)
+        say(report.summary())
+        return load_index(config, embedder.name), embedder, ""
+    return index, None, note
