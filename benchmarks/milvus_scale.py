@@ -108,7 +108,7 @@ def worker_faiss(n: int, folder: Path) -> dict:
 
 
 def worker_milvus(n: int, folder: Path, budget: float) -> dict:
-    from rag.milvus_store import connect, create_collections, vector_index
+    from rag.store.milvus import connect, create_collections, vector_index
     from rag.retrieval import rrf, top_k
 
     vectors_of, texts_of = material(n)

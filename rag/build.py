@@ -117,7 +117,7 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     unless `replace`; the same file added again changes nothing.
     """
     if config.store == "milvus":
-        from rag.milvus_add import add_to_collection
+        from rag.store.milvus_add import add_to_collection
 
         return add_to_collection(config, paths, embedder, progress)
     began = time.perf_counter()

@@ -2,7 +2,7 @@
 
 `embed_and_write` takes what is to be written (`IndexContent`), embeds passages and answer sentences
 through the embedding cache, tokenizes for BM25, and writes the index folder (rag.store.layout) or the
-Milvus collections (rag.milvus_store) with a manifest saying how it was made.
+Milvus collections (rag.store.milvus) with a manifest saying how it was made.
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def embed_and_write(config: Config, embedder: Embedder, content: IndexContent, *
     started = time.perf_counter()
     manifest = _manifest(config, embedder, content)
     if config.store == "milvus":
-        from rag.milvus_store import write_collection
+        from rag.store.milvus import write_collection
 
         write_collection(config, manifest, chunks, content.sources, vectors, tokens, sentence_vectors)
     else:
@@ -93,7 +93,7 @@ def embed_and_write(config: Config, embedder: Embedder, content: IndexContent, *
 def store_lock(config: Config):
     """One build at a time: the index folder's lock, or the Milvus collection's."""
     if config.store == "milvus":
-        from rag.milvus_store import milvus_lock
+        from rag.store.milvus import milvus_lock
 
         return milvus_lock(config)
     return build_lock(config.index_dir)

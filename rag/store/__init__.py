@@ -7,6 +7,10 @@ The folder's modules, one concern each:
   dense     the FAISS index (exact or IVF, by size)
   bm25      the bm25s index over jieba tokens
   folder    `Index`: a loaded folder, with the searches retrieval and answering use
+Milvus, the same data in collections behind an alias:
+  milvus        collections, build lock, atomic alias switch
+  milvus_index  `MilvusIndex`: the methods of `Index`, on Milvus
+  milvus_add    `rag add` into the live collections
 Imports here are lazy: loading a Milvus index never imports FAISS, a folder never imports pymilvus.
 """
 from __future__ import annotations
@@ -15,9 +19,9 @@ from rag.config import Config
 
 
 def load_index(config: Config, embedder_name: str | None = None):
-    """rag.store.folder.Index or rag.milvus_index.MilvusIndex: the same methods for retrieval and answering."""
+    """rag.store.folder.Index or rag.store.milvus_index.MilvusIndex: the same methods for retrieval and answering."""
     if config.store == "milvus":
-        from rag.milvus_index import MilvusIndex  # pymilvus is imported only when Milvus is chosen
+        from rag.store.milvus_index import MilvusIndex  # pymilvus is imported only when Milvus is chosen
 
         return MilvusIndex.load(config, embedder_name)
     from rag.store.folder import Index

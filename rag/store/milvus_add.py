@@ -18,8 +18,8 @@ from rag.store.manifest import corpus_hash, now_iso
 
 def add_to_collection(config, paths: list[Path], embedder=None, progress: bool = False) -> BuildReport:
     from rag.embedding import make_embedder
-    from rag.milvus_index import MilvusIndex
-    from rag.milvus_store import guard, insert_rows, insert_vocabulary, literal, milvus_lock, write_manifest
+    from rag.store.milvus_index import MilvusIndex
+    from rag.store.milvus import guard, insert_rows, insert_vocabulary, literal, milvus_lock, write_manifest
 
     began = time.perf_counter()
     new_articles, new_sources, warnings, new_files = read_files_to_add(paths)
