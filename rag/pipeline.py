@@ -56,7 +56,8 @@ class Pipeline:
         The index is checked against the corpus folder it records that it was built from (rag.provenance);
         a different config.corpus_dir is a CorpusMismatch. With build_if_needed, a missing or stale index is
         (re)built, from the corpus it was built from. A note about the load (e.g. that the corpus folder is
-        gone, so the index is served as built) goes to `progress` and into `info["note"]`.
+        gone, so the index is served as built) goes to `progress` and into `info["note"]`. The checks and the
+        build are rag.build.check_index and rag.build.ensure_index.
         """
         from rag.build import check_index, ensure_index
 
