@@ -27,8 +27,10 @@ def bench_build(config: Config, args) -> dict:
     from rag.chunking import chunk_articles
     from rag.corpus import load_corpus
     from rag.embedding import make_embedder
-    from rag.index import embed_with_cache, make_bm25, make_faiss_index, passage_text
+    from rag.embedding_cache import embed_with_cache, passage_text
     from rag.lexical import jieba_ready, tokenize_many
+    from rag.store.bm25 import make_bm25
+    from rag.store.dense import make_faiss_index
 
     (articles, sources, _), clean_s = timed(load_corpus, config.corpus_dir)
     chunks, chunk_s = timed(chunk_articles, articles, config.chunk_size, config.chunk_overlap)
@@ -61,7 +63,7 @@ def bench_build(config: Config, args) -> dict:
     stages = [
         row("clean", clean_s, "rag.corpus.load_corpus"),
         row("chunk", chunk_s, "rag.chunking.chunk_articles"),
-        row("embed", embed_s, f"rag.index.embed_with_cache, empty cache (best of {len(pipeline_runs)})"),
+        row("embed", embed_s, f"rag.embedding_cache.embed_with_cache, empty cache (best of {len(pipeline_runs)})"),
         row("embed (raw)", raw_s, f"{type(embedder).__name__}.embed_passages, same batches (best of {len(raw_runs)})"),
         row("bm25", tokenize_s + bm25_index_s, f"tokenize_many {tokenize_s:.3f} s + make_bm25 {bm25_index_s:.3f} s"),
         row("faiss", faiss_s, "make_faiss_index"),

@@ -29,8 +29,8 @@ DIM, TOKENS, QUERIES, BATCH = 384, 100, 200, 2000
 
 
 def material(n: int, seed: int = 0):
-    from rag.index import Index
     from rag.lexical import tokenize_many
+    from rag.store.folder import Index
 
     rng = np.random.default_rng(seed)
     index = Index.load(ROOT / "index")
@@ -75,8 +75,9 @@ def disk_gib(path: Path) -> float:
 def worker_faiss(n: int, folder: Path) -> dict:
     import faiss
 
-    from rag.index import make_bm25, make_faiss_index
     from rag.retrieval import rrf, top_k
+    from rag.store.bm25 import make_bm25
+    from rag.store.dense import make_faiss_index
 
     vectors_of, texts_of = material(n)
     vectors, tokens = vectors_of(n), texts_of(n)
@@ -107,7 +108,7 @@ def worker_faiss(n: int, folder: Path) -> dict:
 
 
 def worker_milvus(n: int, folder: Path, budget: float) -> dict:
-    from rag.milvus_store import connect, create_collections, vector_index
+    from rag.store.milvus import connect, create_collections, vector_index
     from rag.retrieval import rrf, top_k
 
     vectors_of, texts_of = material(n)

@@ -35,7 +35,9 @@ def scale_build(n: int, workdir: Path, index_dir: Path, queries: Path, ann: bool
     """(subprocess) Build the synthetic corpus of n chunks, save FAISS + BM25 + texts, check recall."""
     import faiss
 
-    from rag.index import BM25_DIR, DENSE, EXACT_SEARCH_LIMIT, SENTENCES, make_bm25, make_faiss_index
+    from rag.store.bm25 import make_bm25
+    from rag.store.dense import EXACT_SEARCH_LIMIT, make_faiss_index
+    from rag.store.layout import BM25_DIR, DENSE, SENTENCES
 
     workdir = Path(workdir)
     out: dict = {"chunks": n}
@@ -93,7 +95,7 @@ def _compare_indexes(vectors, real, synthetic, exact_real, exact_syn, chosen) ->
     """Other FAISS index types on the same vectors: build time, size, recall@10, single-query latency."""
     import faiss
 
-    from rag.index import ivf_nlist
+    from rag.store.dense import ivf_nlist
 
     rows = []
     dim, n = vectors.shape[1], len(vectors)
@@ -152,9 +154,10 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     import faiss
 
     from rag.config import Config
-    from rag.index import BM25_DIR, DENSE, SENTENCE_ROWS, SENTENCES, Index
     from rag.lexical import jieba_ready
     from rag.retrieval import retrieve
+    from rag.store.folder import Index
+    from rag.store.layout import BM25_DIR, DENSE, SENTENCE_ROWS, SENTENCES
     from rag.types import Chunk
 
     workdir = Path(workdir)

@@ -23,8 +23,9 @@ SYNTHETIC_QUERIES = 200  # held-out synthetic query vectors for recall@10 (besid
 
 def seed_material(index_dir: Path):
     """Vectors, passage texts and jieba tokens of the real index the synthetic corpora are made from."""
-    from rag.index import CHUNKS, VECTORS, passage_text, read_chunks
+    from rag.embedding_cache import passage_text
     from rag.lexical import tokenize_many
+    from rag.store.layout import CHUNKS, VECTORS, read_chunks
 
     vectors = np.load(Path(index_dir) / VECTORS).astype(np.float32)
     chunks = read_chunks(Path(index_dir) / CHUNKS)
@@ -78,8 +79,8 @@ def synthesise(index_dir: Path, n: int, seed: int = 0):
 
 def query_set(config: Config, index_dir: Path, workdir: Path) -> Path:
     """Query texts (the seed questions) and vectors (real embeddings where the embedder matches the vectors)."""
-    from rag.index import VECTORS
     from rag.retrieval import query_text
+    from rag.store.layout import VECTORS
 
     base = np.load(Path(index_dir) / VECTORS).astype(np.float32)
     questions = [q.question for q in seed_questions()]
@@ -109,7 +110,7 @@ def load_queries(path: Path):
 def synthetic_sentence_vectors(workdir: Path, vectors: np.ndarray, seed: int = 0) -> int:
     """sentences.npy + sentence_rows.npy as a real index has them: 2-6 sentences a chunk (the seeds average
     3.1, CMRC 4.5), float16, each its chunk's vector plus noise. Written in blocks: never all in memory."""
-    from rag.index import SENTENCE_ROWS, SENTENCES
+    from rag.store.layout import SENTENCE_ROWS, SENTENCES
 
     rng = np.random.default_rng(seed)
     rows = np.concatenate([[0], np.cumsum(rng.integers(2, 7, len(vectors)))]).astype(np.int64)

@@ -1,22 +1,28 @@
-"""Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk."""
+"""Build or extend an index: corpus → articles → chunks → embeddings (cached) → FAISS + BM25 → disk.
+
+`ensure_index` is the load-or-build step of the CLI and the app: load the index, check it against the
+corpus it records, and (re)build it when it is missing or stale.
+"""
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rag.chunking import chunk_articles
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, file_fingerprint, load_corpus
-from rag.errors import CorpusError
-from rag.index import (
-    FORMAT, MANIFEST, Index, build_lock, cache_from_index, corpus_hash, embed_with_cache,
-    now_iso, passage_text, read_manifest, sentence_texts, versions, write_index,
-)
-from rag.lexical import tokenize_many
-from rag.provenance import corpus_record, recorded_corpus, same_folder, shown
-from rag.types import Chunk
+from rag.embedding import Embedder, embedder_name, make_embedder
+from rag.embedding_cache import cache_from_index
+from rag.errors import CorpusError, IndexMismatch, IndexNotFound
+from rag.provenance import corpus_to_check, rebuild_advice, rebuild_config, recorded_corpus, same_folder, shown
+from rag.store import load_index
+from rag.store.folder import Index
+from rag.store.layout import MANIFEST, build_lock
+from rag.store.manifest import read_manifest, stale_files
+from rag.write import IndexContent, embed_and_write, store_lock
 
 
 @dataclass(frozen=True)
@@ -43,67 +49,6 @@ class BuildReport:
                 f"→ {self.chunks} new chunks ({self.embedded} embedded) in {self.seconds:.1f} s → {self.index_dir}")
 
 
-def _manifest(config: Config, embedder, chunks: list[Chunk], articles: int, fingerprint: dict, added: dict) -> dict:
-    return {
-        "format": FORMAT, "embedder": embedder.name, "embedder_spec": config.embedder, "dim": embedder.dim,
-        "chunking": config.chunking(),
-        "corpus_path": corpus_record(config.corpus_dir or config.default_corpus, config.index_dir),
-        "corpus_hash": corpus_hash(fingerprint), "corpus_files": fingerprint, "added": added,
-        "articles": articles, "chunks": len(chunks), "sentences": len(sentence_texts(chunks)),
-        "built_at": now_iso(), "versions": versions(),
-    }
-
-
-def embed_and_write(config, embedder, chunks, sources, articles, fingerprint, added, progress, cache, stages):
-    """Embed the chunks and their answer sentences (reusing `cache`), tokenize the chunks, and write the
-    index atomically (caller holds the lock). Returns how many chunks needed the embedder."""
-    started = time.perf_counter()
-    texts = [passage_text(chunk) for chunk in chunks]
-    bar = _bar(len(texts), "embedding passages", progress)
-    vectors, embedded = embed_with_cache(embedder, texts, cache, config.batch_size, bar.update if bar else None)
-    if bar:
-        bar.close()
-    stages["embed"] = time.perf_counter() - started
-    # A vector per answer sentence lets the answer step weigh meaning, not only shared words.
-    started = time.perf_counter()
-    sentences = sentence_texts(chunks)
-    bar = _bar(len(sentences), "embedding sentences", progress, unit="sentence")
-    sentence_vectors, _ = embed_with_cache(embedder, sentences, cache, config.batch_size, bar.update if bar else None)
-    if bar:
-        bar.close()
-    stages["embed_sentences"] = time.perf_counter() - started
-    started = time.perf_counter()
-    tokens = tokenize_many([passage_text(chunk) for chunk in chunks])
-    stages["tokenize"] = time.perf_counter() - started
-    started = time.perf_counter()
-    manifest = _manifest(config, embedder, chunks, articles, fingerprint, added)
-    if config.store == "milvus":
-        from rag.milvus_store import write_collection
-
-        write_collection(config, manifest, chunks, sources, vectors, tokens, sentence_vectors)
-    else:
-        write_index(config.index_dir, manifest, chunks, sources, vectors, tokens, sentence_vectors)
-    stages["write"] = time.perf_counter() - started
-    return embedded
-
-
-def store_lock(config: Config):
-    """One build at a time: the index folder's lock, or the Milvus collection's."""
-    if config.store == "milvus":
-        from rag.milvus_store import milvus_lock
-
-        return milvus_lock(config)
-    return build_lock(config.index_dir)
-
-
-def _bar(total: int, desc: str, progress: bool, unit: str = "chunk"):
-    if not progress:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)
-
-
 def _previous_corpus(index_dir: Path) -> Path | None:
     """The corpus an existing index at index_dir records (None: no readable manifest or no record)."""
     try:
@@ -117,8 +62,6 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
 
     Without a corpus_dir, an existing index is rebuilt from the corpus it records, a new one from
     config.default_corpus."""
-    from rag.embedding import make_embedder
-
     previous = _previous_corpus(config.index_dir)
     notes = []
     if config.corpus_dir is None:
@@ -141,10 +84,11 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
     with store_lock(config):
         cache = cache_from_index(config.index_dir, embedder.name)  # for Milvus too: a FAISS folder's vectors are reused
         fingerprint = corpus_fingerprint_of(config.corpus_dir)
-        embedded = embed_and_write(config, embedder, chunks, sources, len(articles), fingerprint, {},
-                          progress, cache, stages)
+        written = embed_and_write(config, embedder, IndexContent(chunks, sources, len(articles), fingerprint),
+                                  cache=cache, progress=progress)
+    stages.update(written.stage_seconds)
     where = config.index_dir if config.store == "faiss" else Path(f"{config.milvus_uri}#{config.collection}")
-    return BuildReport(where, len(sources), len(articles), len(chunks), embedded,
+    return BuildReport(where, len(sources), len(articles), len(chunks), written.embedded,
                        time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
@@ -172,10 +116,8 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
     file whose name the index already holds with other text is refused (CorpusError naming the files)
     unless `replace`; the same file added again changes nothing.
     """
-    from rag.embedding import make_embedder
-
     if config.store == "milvus":
-        from rag.milvus_add import add_to_collection
+        from rag.store.milvus_add import add_to_collection
 
         return add_to_collection(config, paths, embedder, progress)
     began = time.perf_counter()
@@ -211,9 +153,54 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
             if name in new_sources or name not in fingerprint:
                 added[name] = digest
         articles = len({(c.source, c.article) for c in kept + new_chunks})
-        embedded = embed_and_write(config, embedder, kept + new_chunks, sources, articles, fingerprint, added,
-                                   progress, cache, stages)
-    return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), embedded,
+        written = embed_and_write(config, embedder, IndexContent(kept + new_chunks, sources, articles, fingerprint, added),
+                                  cache=cache, progress=progress)
+    stages.update(written.stage_seconds)
+    return BuildReport(config.index_dir, len(new_sources), len(new_articles), len(new_chunks), written.embedded,
                        time.perf_counter() - began, stages, tuple(warnings),
                        added=len(set(new_sources) - set(index.sources)), replaced=len(clashes),
                        kept=len(index.sources) - len(clashes))
+
+
+def check_index(config: Config) -> tuple[object, str]:
+    """Load the index config names and check it against the corpus folder it records (rag.provenance):
+    (index, a note about the load, e.g. that the corpus folder is gone so the index is served as built).
+
+    IndexNotFound or IndexMismatch (missing, other embedder or format, stale) can be cured by a build;
+    a CorpusMismatch (config.corpus_dir is not the index's corpus) is never built over.
+    """
+    try:
+        index = load_index(config, embedder_name(config.embedder))
+    except IndexNotFound:
+        if config.corpus_dir is None or config.store != "faiss":
+            raise
+        # The command builds the corpus the user named, with the embedder asked for.
+        raise IndexNotFound(f"no index at {config.index_dir} ({config.index_dir / 'manifest.json'} is missing): {rebuild_advice(config.index_dir, corpus=config.corpus_dir, embedder=config.embedder)}") from None
+    corpus, note = corpus_to_check(index.manifest, config)  # CorpusMismatch is never rebuilt over
+    if corpus is not None:
+        stale = stale_files(index.manifest, corpus_fingerprint_of(corpus))
+        if stale:
+            more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+            raise IndexMismatch(
+                f"{config.index_dir} is stale: {', '.join(stale[:3])}{more} changed in {shown(corpus)} since it "
+                f"was built; {rebuild_advice(config.index_dir, index.manifest, corpus)}"
+            )
+    return index, note
+
+
+def ensure_index(config: Config, progress: Callable[[str], None] | None = None) -> tuple[object, Embedder | None, str]:
+    """check_index, and when the index is missing or stale, (re)build it from the corpus it was built from.
+
+    Returns (index, embedder, note): the embedder a build used (None when the index was loaded as it was)
+    and check_index's note ("" after a build). What is done is said to `progress`.
+    """
+    try:
+        index, note = check_index(config)
+    except (IndexNotFound, IndexMismatch) as error:
+        say = progress or (lambda message: None)
+        say(f"{error} — building the index now…")
+        embedder = make_embedder(config.embedder, config.batch_size)
+        report = build_index(rebuild_config(config), embedder=embedder)
+        say(report.summary())
+        return load_index(config, embedder.name), embedder, ""
+    return index, None, note

@@ -11,7 +11,7 @@ from rag.types import Chunk
 _SENTENCE = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[”’」』）)】》\"']*|\n|$)")
 # An answer sentence runs on over semicolons: in Chinese ；joins the clauses of one sentence (a list of
 # uses, a description of a flower), and answers often span them (CMRC sentence hit +0.9 points).
-# The index stores a vector per answer sentence: changing this pattern needs a new rag.index.FORMAT.
+# The index stores a vector per answer sentence: changing this pattern needs a new rag.store.layout.FORMAT.
 _FULL_SENTENCE = re.compile(r"[^。！？!?…\n]*(?:[。！？!?…]+[”’」』）)】》\"']*|\n|$)")
 _CLAUSE = re.compile(r"[^，,、：:]*(?:[，,、：:]|$)")
 

@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    # None: the folder the index records that it was built from (rag.index.recorded_corpus); a new index
+    # None: the folder the index records that it was built from (rag.provenance.recorded_corpus); a new index
     # is built from default_corpus. Given explicitly, it must be the index's own corpus (Pipeline.load).
     corpus_dir: Path | None = None
     index_dir: Path = Path("index")

@@ -75,11 +75,13 @@ def load_jsonl(path: Path) -> list[EvalQuestion]:
 
 def squad_pipeline(path: Path, config: Config, articles, sources):
     """A pipeline over the data's own passages, built once into the eval cache."""
-    from rag.build import embed_and_write
     from rag.chunking import chunk_articles
     from rag.embedding import make_embedder
-    from rag.index import build_lock, cache_from_index, text_hash
+    from rag.embedding_cache import cache_from_index
     from rag.pipeline import Pipeline
+    from rag.store.layout import build_lock
+    from rag.store.manifest import text_hash
+    from rag.write import IndexContent, embed_and_write
 
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
     embedder = make_embedder(config.embedder, config.batch_size)
@@ -97,8 +99,9 @@ def squad_pipeline(path: Path, config: Config, articles, sources):
         cache = {}
         for other in CACHE.glob(f"{path.stem}-{digest}-{safe}-*"):  # other chunk sizes share many passages
             cache.update(cache_from_index(other, embedder.name))
-        embed_and_write(config, embedder, chunks, sources, len(articles),
-               {name: text_hash(text) for name, text in sources.items()}, {}, True, cache, {})
+        fingerprint = {name: text_hash(text) for name, text in sources.items()}
+        embed_and_write(config, embedder, IndexContent(chunks, sources, len(articles), fingerprint),
+                        cache=cache, progress=True)
     return Pipeline.load(config)
 
 

@@ -8,13 +8,11 @@ from typing import Callable, Sequence
 from rag.answer import extract_answer
 from rag.config import Config
 from rag.dialogue import resolve_follow_up
-from rag.embedding import embedder_name, make_embedder
-from rag.errors import IndexMismatch, IndexNotFound
-from rag.index import Index, stale_files
+from rag.embedding import make_embedder
 from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
 from rag.retrieval import query_text, retrieve
 from rag.sentences import SentenceSimilarity
-from rag.store import load_index
+from rag.store.folder import Index
 from rag.types import Answer, Chunk
 
 
@@ -34,40 +32,18 @@ class Pipeline:
         The index is checked against the corpus folder it records that it was built from (rag.provenance);
         a different config.corpus_dir is a CorpusMismatch. With build_if_needed, a missing or stale index is
         (re)built, from the corpus it was built from. A note about the load (e.g. that the corpus folder is
-        gone, so the index is served as built) goes to `progress` and into `info["note"]`.
+        gone, so the index is served as built) goes to `progress` and into `info["note"]`. The checks and the
+        build are rag.build.check_index and rag.build.ensure_index.
         """
-        from rag.build import build_index
-        from rag.corpus import corpus_fingerprint_of
-        from rag.provenance import corpus_to_check, rebuild_advice, rebuild_config, shown
+        from rag.build import check_index, ensure_index
 
         say = progress or (lambda message: None)
-        wanted = embedder_name(config.embedder)
-        note = ""
-        try:
-            try:
-                index = load_index(config, wanted)
-            except IndexNotFound:
-                if config.corpus_dir is None or config.store != "faiss":
-                    raise
-                # The command builds the corpus the user named, with the embedder asked for.
-                raise IndexNotFound(f"no index at {config.index_dir} ({config.index_dir / 'manifest.json'} is missing): {rebuild_advice(config.index_dir, corpus=config.corpus_dir, embedder=config.embedder)}") from None
-            corpus, note = corpus_to_check(index.manifest, config)  # CorpusMismatch is never rebuilt over
-            if corpus is not None:
-                stale = stale_files(index.manifest, corpus_fingerprint_of(corpus))
-                if stale:
-                    more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
-                    raise IndexMismatch(
-                        f"{config.index_dir} is stale: {', '.join(stale[:3])}{more} changed in {shown(corpus)} since it "
-                        f"was built; {rebuild_advice(config.index_dir, index.manifest, corpus)}"
-                    )
-        except (IndexNotFound, IndexMismatch) as error:
-            if not build_if_needed:
-                raise
-            say(f"{error} — building the index now…")
-            embedder = make_embedder(config.embedder, config.batch_size)
-            report = build_index(rebuild_config(config), embedder=embedder)
-            say(report.summary())
-            return cls(config, load_index(config, embedder.name), embedder, _load_reader(config))
+        if build_if_needed:
+            index, embedder, note = ensure_index(config, say)
+            if embedder is not None:  # just built
+                return cls(config, index, embedder, _load_reader(config))
+        else:
+            index, note = check_index(config)
         if note:
             say(note)
         say(f"loading embedder {config.embedder}…")

@@ -133,7 +133,7 @@ def corpus_to_check(manifest: dict, config: Config) -> tuple[Path | None, str]:
 def rebuild_config(config: Config) -> Config:
     """The settings a missing or stale index is rebuilt with: the corpus, chunking it records (when its
     manifest is readable and that folder is here), else config's."""
-    from rag.index import MANIFEST
+    from rag.store.layout import MANIFEST
 
     try:
         manifest = json.loads((config.index_dir / MANIFEST).read_text(encoding="utf-8"))

@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from rag.config import Config
-from rag.index import Index
 from rag.lexical import normalise
 from rag.question import Question, as_question
+from rag.store.folder import Index
 from rag.types import Chunk
 
 

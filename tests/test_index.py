@@ -13,7 +13,9 @@ from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.corpus import corpus_fingerprint_of
 import numpy as np
 
-from rag.index import Index, build_lock, sentence_texts, stale_files
+from rag.store.folder import Index
+from rag.store.layout import build_lock, sentence_texts
+from rag.store.manifest import stale_files
 from tests.conftest import ROOT
 
 
@@ -104,18 +106,18 @@ def test_second_build_at_once_fails_clearly(tiny_config):
 
 
 def _slow_build(config):
-    import rag.index as index_module
+    import rag.store.layout as layout_module
 
-    original = index_module.write_index
+    original = layout_module.write_index
 
     def slow(*args, **kwargs):
         time.sleep(30)  # killed in here, before anything is swapped in
         return original(*args, **kwargs)
 
-    index_module.write_index = slow
-    import rag.build
+    layout_module.write_index = slow
+    import rag.write
 
-    rag.build.write_index = slow
+    rag.write.write_index = slow
     build_index(config)
 
 

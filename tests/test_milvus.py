@@ -53,7 +53,7 @@ def test_answers_and_citations_match_the_faiss_path(milvus_index: Config):
 
 
 def test_rebuild_switches_the_alias_and_a_killed_build_leaves_the_old_one(milvus_index: Config, monkeypatch):
-    from rag import milvus_store
+    from rag.store import milvus as milvus_store
     from rag.build import build_index
     from rag.pipeline import Pipeline
 
@@ -111,7 +111,7 @@ def test_manifest_is_checked_on_load(milvus_index: Config, tmp_path):
 
 
 def test_unreachable_milvus_is_a_clear_error_within_seconds(tiny_config: Config):
-    from rag.milvus_store import MilvusUnavailable
+    from rag.store.milvus import MilvusUnavailable
     from rag.pipeline import Pipeline
 
     uri = f"http://127.0.0.1:{closed_port()}"

@@ -14,7 +14,7 @@ import pytest
 from rag.build import add_to_index, build_index
 from rag.config import Config
 from rag.errors import CorpusError, CorpusMismatch, IndexMismatch
-from rag.index import Index
+from rag.store.folder import Index
 from rag.pipeline import Pipeline
 from rag.provenance import recorded_corpus
 from tests.conftest import ROOT, TINY_ARTICLES

@@ -1,4 +1,4 @@
-from rag.index import Index
+from rag.store.folder import Index
 from rag.retrieval import retrieve, rrf, top_k
 from rag.embedding import HashEmbedder
 

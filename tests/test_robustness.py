@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,9 @@ from rag.corpus import MAX_FILE_BYTES, read_text
 from rag.embedding import make_embedder
 from rag.errors import IndexBusy, RagError
 from rag.corpus import corpus_fingerprint_of
-from rag.index import Index, read_manifest, recover_interrupted
+from rag.store.folder import Index
+from rag.store.layout import VECTORS, recover_interrupted
+from rag.store.manifest import read_manifest
 from rag.pipeline import EMPTY_QUESTION, Pipeline, answer_to_dict, clean_question
 from rag.types import Answer, Chunk
 from tests.conftest import ROOT, TINY_ARTICLES
@@ -527,7 +530,8 @@ def test_damaged_vectors_npy_is_only_a_cache(index_copy):
     assert Pipeline.load(index_copy).ask("平度市累计建成了多少万亩高标准农田？").short_answer == "155.2万亩"
     report = build_index(index_copy)
     assert report.embedded == report.chunks
-    assert Index.load(index_copy.index_dir, HASH).stored_vectors().shape == (report.chunks, 64)
+    Index.load(index_copy.index_dir, HASH)  # the rebuilt index loads
+    assert np.load(index_copy.index_dir / VECTORS).shape == (report.chunks, 64)
 
 
 @pytest.mark.parametrize("damage", ["chunks.jsonl:missing", "dense.faiss:truncated", "manifest.json:[]",
@@ -679,7 +683,7 @@ def test_reader_during_the_swap_does_not_break_the_build(tiny, tmp_path, monkeyp
     """BUG (race): read_manifest calls recover_interrupted without the build lock. A reader (the app,
     `ask`) that loads the index in the instant between the build's two renames moves the old index
     back, and the build's second rename then fails with OSError (ENOTEMPTY): traceback, new index lost."""
-    import rag.index as index_module
+    import rag.store.layout as layout_module
 
     index_dir = tmp_path / "index"
     shutil.copytree(tiny.index_dir, index_dir)
@@ -696,7 +700,7 @@ def test_reader_during_the_swap_does_not_break_the_build(tiny, tmp_path, monkeyp
             except RagError:
                 pass
 
-    monkeypatch.setattr(index_module.os, "rename", rename_with_a_reader_in_between)
+    monkeypatch.setattr(layout_module.os, "rename", rename_with_a_reader_in_between)
     corpus = write_tiny_corpus(tmp_path / "corpus2")
     (corpus / "extra.txt").write_text(_article("新文章", "新的内容在这里。"), encoding="utf-8")
     build_index(config.with_(corpus_dir=corpus))
@@ -723,7 +727,7 @@ def test_two_builds_at_once_one_refused_never_mixed(big, tmp_path):
 
 def test_build_lock_is_per_folder_and_released(tiny, tmp_path):
     """The lock refuses a second build of the same folder only, and is released on errors."""
-    from rag.index import build_lock
+    from rag.store.layout import build_lock
 
     with build_lock(tiny.index_dir):
         with pytest.raises(IndexBusy, match="another build"):

@@ -10,14 +10,16 @@ from pathlib import Path
 
 from rag.build import BuildReport, read_files_to_add
 from rag.chunking import chunk_articles
-from rag.index import corpus_hash, embed_with_cache, now_iso, passage_text, sentence_texts
+from rag.embedding_cache import embed_with_cache, passage_text
 from rag.lexical import tokenize_many
+from rag.store.layout import sentence_texts
+from rag.store.manifest import corpus_hash, now_iso
 
 
 def add_to_collection(config, paths: list[Path], embedder=None, progress: bool = False) -> BuildReport:
     from rag.embedding import make_embedder
-    from rag.milvus_index import MilvusIndex
-    from rag.milvus_store import guard, insert_rows, insert_vocabulary, literal, milvus_lock, write_manifest
+    from rag.store.milvus_index import MilvusIndex
+    from rag.store.milvus import guard, insert_rows, insert_vocabulary, literal, milvus_lock, write_manifest
 
     began = time.perf_counter()
     new_articles, new_sources, warnings, new_files = read_files_to_add(paths)

@@ -1,4 +1,4 @@
-"""A loaded Milvus index with the methods of rag.index.Index that retrieval and answering use.
+"""A loaded Milvus index with the methods of rag.store.folder.Index that retrieval and answering use.
 
 Chunks come back with the searches (payload field) and are cached by row; the sentence vectors of the
 chunks a question retrieved are fetched in one query; the alias is re-read at most once a second, so a
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.milvus_store import FORMAT, connect, guard, literal, read_manifest, target
+from rag.store.milvus import FORMAT, connect, guard, literal, read_manifest, target
 from rag.types import Chunk
 
 CACHE_LIMIT = 20_000  # chunks (and sentence vector sets) kept in memory
@@ -152,7 +152,7 @@ class MilvusIndex:
         return self._source_slice(chunk.source, *span)
 
     def _source_slice(self, source: str, start: int, end: int) -> str:
-        from rag.milvus_store import TEXT_PART
+        from rag.store.milvus import TEXT_PART
 
         first, last = start // TEXT_PART, max(start, end - 1) // TEXT_PART
         parts = self._call("fetch a source text", lambda: self.client.query(
@@ -164,7 +164,7 @@ class MilvusIndex:
 
 def _open(client, config, embedder_name: str | None) -> tuple[str, dict]:
     """(collection set, manifest) behind the alias, loaded and checked."""
-    from rag.milvus_store import SUFFIXES
+    from rag.store.milvus import SUFFIXES
 
     alias, where = config.collection, f"{config.collection} at {config.milvus_uri}"
     build = (f"run `python -m rag build --store milvus --milvus-uri {config.milvus_uri} --collection {alias}"

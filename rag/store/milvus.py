@@ -26,8 +26,8 @@ from typing import Sequence
 import numpy as np
 
 from rag.chunking import answer_sentences
+from rag.embedding_cache import passage_text
 from rag.errors import RagError
-from rag.index import passage_text
 from rag.lexical import STOPWORDS, jieba_ready, normalise
 from rag.types import Chunk
 
@@ -37,7 +37,7 @@ TEXT_PART = 16_000  # characters per stored piece of a source text (≤ 48 kB of
 META_PART = 20_000
 BATCH = 1_000
 SENTENCE_SLOTS = 4096  # sid = row * SENTENCE_SLOTS + sentence number
-EXACT_SEARCH_LIMIT = 100_000  # as rag.index: FLAT up to here, IVF_FLAT beyond
+EXACT_SEARCH_LIMIT = 100_000  # as rag.store.dense: FLAT up to here, IVF_FLAT beyond
 IVF_NPROBE = 128
 SUFFIXES = ("", "_sent", "_text", "_vocab", "_meta")
 # Milvus's jieba analyzer keeps punctuation tokens; our BM25 drops them (rag.lexical.tokenize).
@@ -94,7 +94,7 @@ def guard(uri: str, action: str, call):
 
 
 def vector_index(count: int) -> dict:
-    """The dense index for `count` chunks: exact search while it is fast enough, IVF beyond (as rag.index)."""
+    """The dense index for `count` chunks: exact search while it is fast enough, IVF beyond (as rag.store.dense)."""
     if count <= EXACT_SEARCH_LIMIT:
         return {"type": "FLAT", "build": {}, "search": {}}
     nlist = 1 << int(round(np.log2(max(4 * np.sqrt(count), 64))))
@@ -247,12 +247,12 @@ def write_collection(config, manifest: dict, chunks: Sequence[Chunk], sources: d
 
 
 def milvus_lock(config):
-    """The build lock of rag.index, on a local file named after the URI and alias (one build at a time from this
+    """The build lock of rag.store.layout, on a local file named after the URI and alias (one build at a time from this
     machine; builds against a shared cluster must be run from one place)."""
     import hashlib
     import tempfile
 
-    from rag.index import build_lock
+    from rag.store.layout import build_lock
 
     uri = config.milvus_uri
     if uri.endswith(".db"):
