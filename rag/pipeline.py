@@ -12,14 +12,14 @@ from rag.embedding import make_embedder
 from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
 from rag.retrieval import query_text, retrieve
 from rag.sentences import SentenceSimilarity
-from rag.store.folder import Index
+from rag.store import SearchIndex
 from rag.types import Answer, Chunk
 
 
 @dataclass
 class Pipeline:
     config: Config
-    index: Index
+    index: SearchIndex  # rag.store.folder.Index or rag.store.milvus_index.MilvusIndex
     embedder: object
     reader: object = None  # rag.reader.Reader when config.reader names a model
     note: str = ""  # one line about how the index was loaded (e.g. served as built: its corpus is not here)
@@ -60,10 +60,9 @@ class Pipeline:
     def original_text(self, chunk: Chunk) -> str:
         return self.index.original_text(chunk)
 
-    def similarity_to(self, query_vector) -> SentenceSimilarity | None:
-        """The question's cosine with each answer sentence of a retrieved chunk (None: index has no sentence vectors)."""
-        if self.index.sentence_vectors is None:
-            return None
+    def similarity_to(self, query_vector) -> SentenceSimilarity:
+        """The question's cosine with each answer sentence of a retrieved chunk (None for a chunk the index
+        has no sentence vectors for: rag.sentences then scores the question without them)."""
         return lambda chunk: self.index.sentence_similarity(chunk, query_vector)
 
     def ask(self, question: object, top_k: int | None = None, history: Sequence[str] = (),

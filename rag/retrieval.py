@@ -10,7 +10,7 @@ import numpy as np
 from rag.config import Config
 from rag.lexical import normalise
 from rag.question import Question, as_question
-from rag.store.folder import Index
+from rag.store import SearchIndex
 from rag.types import Chunk
 
 
@@ -28,7 +28,7 @@ def top_k(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def retrieve(index: Index, query_vector: np.ndarray, question: Question | str, config: Config, k: int,
+def retrieve(index: SearchIndex, query_vector: np.ndarray, question: Question | str, config: Config, k: int,
              mode: str = "hybrid", timings: dict[str, float] | None = None) -> list[Chunk]:
     """Top-k chunks for a question, best first, scores attached; mode 'hybrid', 'dense' or 'bm25'
     (the last two for evaluation).
@@ -59,11 +59,10 @@ def retrieve(index: Index, query_vector: np.ndarray, question: Question | str, c
     return chunks
 
 
-def _vocabulary_coverage(index: Index, tokens: list[str]) -> float:
+def _vocabulary_coverage(index: SearchIndex, tokens: list[str]) -> float:
     if not tokens:
         return 0.0
-    known = getattr(index, "known_tokens", None)  # a store without a bm25s vocabulary (Milvus) answers itself
-    vocab = known(tokens) if known else index.bm25.vocab_dict
+    vocab = index.known_tokens(tokens)
     return sum(1 for token in tokens if token in vocab) / len(tokens)
 
 

@@ -15,10 +15,32 @@ Imports here are lazy: loading a Milvus index never imports FAISS, a folder neve
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Container, Protocol, Sequence
+
+import numpy as np
+
 from rag.config import Config
+from rag.types import Chunk
 
 
-def load_index(config: Config, embedder_name: str | None = None):
+class SearchIndex(Protocol):
+    """What retrieval and answering read from a loaded index, whichever store holds it."""
+    manifest: dict
+
+    @property
+    def folder(self) -> Path | str: ...  # for messages and the status line
+    @property
+    def chunks(self) -> Sequence[Chunk]: ...  # in index row order
+    def dense_search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def lexical_search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def known_tokens(self, tokens: list[str]) -> Container[str]: ...
+    def sentence_similarity(self, chunk: Chunk, query_vector: np.ndarray) -> np.ndarray | None: ...
+    def original_text(self, chunk: Chunk) -> str: ...
+    def article_text(self, chunk: Chunk) -> str: ...
+
+
+def load_index(config: Config, embedder_name: str | None = None) -> SearchIndex:
     """rag.store.folder.Index or rag.store.milvus_index.MilvusIndex: the same methods for retrieval and answering."""
     if config.store == "milvus":
         from rag.store.milvus_index import MilvusIndex  # pymilvus is imported only when Milvus is chosen

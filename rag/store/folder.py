@@ -123,6 +123,11 @@ class Index:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
+    def known_tokens(self, tokens: list[str]) -> set[str]:
+        """The tokens BM25's vocabulary holds."""
+        vocab = self.bm25.vocab_dict
+        return {token for token in tokens if token in vocab}
+
     def lexical_search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -43,8 +43,6 @@ class MilvusIndex:
     _spans: dict = field(default_factory=dict)
     _sentences: dict = field(default_factory=dict)
     _recent: list = field(default_factory=list)
-    sentence_vectors = "milvus"  # not None: the answer step may ask sentence_similarity
-    bm25 = None
 
     @property
     def folder(self) -> str:
