@@ -263,6 +263,9 @@ def test_build_app_with_fake_builds_without_a_server():
     props = chatbots[0]["props"]
     assert props["sanitize_html"] is True and props["render_markdown"] is False
     assert props["latex_delimiters"] == []
+    assert [e["text"] for e in props["examples"]] == app.EXAMPLES  # a click asks through example_select
+    chatbot_id = chatbots[0]["id"]
+    assert any(tuple(t) == (chatbot_id, "example_select") for d in config["dependencies"] for t in d["targets"])
     text = json.dumps(config, ensure_ascii=False, default=str)
     assert "fake:embedder" in html.unescape(text) and "平度市累计建成了多少万亩高标准农田？" in text
     slider = next(c for c in config["components"] if c["type"] == "slider")
