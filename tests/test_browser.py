@@ -183,6 +183,20 @@ def test_narrow_window_screenshot(server, browser, tmp_path):
     page.close()
 
 
+def test_an_example_in_the_empty_chat_asks_at_once(server, browser, tmp_path):
+    page = _open_page(browser, server, 1000, 900)
+    examples = page.locator("#rag-chat button.example")
+    examples.first.wait_for()
+    assert examples.count() == 4
+    page.screenshot(path=str(tmp_path / "empty-chat.png"))
+    examples.first.click()
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-reply').length > 0", timeout=20000)
+    reply = page.locator("#rag-chat .rag-reply").last.inner_text()
+    assert "155.2万亩" in reply and "[1]" in reply
+    page.screenshot(path=str(tmp_path / "example-answered.png"))
+    page.close()
+
+
 def test_ask_endpoint_with_gradio_client(server):
     from gradio_client import Client
 
