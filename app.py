@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -54,15 +54,9 @@ def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, 
 
 
 # Local font stacks only: no Google Fonts request (offline / mainland-China friendly), CJK first.
-FONT_STACK = ["system-ui", "-apple-system", "Segoe UI", "PingFang SC", "Hiragino Sans GB",
-              "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei",
-              "sans-serif"]
-MONO_STACK = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK SC",
-              "monospace"]
-
-
-def make_theme() -> gr.themes.Base:
-    return gr.themes.Default(font=FONT_STACK, font_mono=MONO_STACK)
+FONT_STACK = ["system-ui", "-apple-system", "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+              "Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "sans-serif"]
+MONO_STACK = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK SC", "monospace"]
 
 
 def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
@@ -132,7 +126,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs) -> Any:
     """demo.launch with the app's theme and CSS (Gradio 6 takes them in launch())."""
-    kwargs.setdefault("theme", make_theme())
+    kwargs.setdefault("theme", gr.themes.Default(font=FONT_STACK, font_mono=MONO_STACK))
     kwargs.setdefault("css_paths", [CSS_PATH])
     return demo.launch(**kwargs)
 
@@ -148,18 +142,13 @@ def load_pipeline(progress: Callable[[str], None] | None = None):
         return None, str(error)
 
 
-def _log(line: str) -> None:
-    print(f"[rag] {line}", file=sys.stderr, flush=True)
+def main() -> None:
+    def log(line: str) -> None:
+        print(f"[rag] {line}", file=sys.stderr, flush=True)
 
-
-def main(argv: Iterable[str] | None = None) -> None:
-    pipeline, error = load_pipeline(progress=_log)
-    if error:
-        _log(f"index not loaded: {error}")
-    else:
-        _log(f"loaded: {pipeline.info}")
-    demo = build_app(pipeline, load_error=error)
-    launch(demo)
+    pipeline, error = load_pipeline(progress=log)
+    log(f"index not loaded: {error}" if error else f"loaded: {pipeline.info}")
+    launch(build_app(pipeline, load_error=error))
 
 
 if __name__ == "__main__":
