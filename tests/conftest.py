@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny Chinese corpus and a deterministic fake embedder, so unit tests need no model."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -76,3 +77,22 @@ def tiny_index(tiny_config: Config) -> Config:
 
     build_index(tiny_config)
     return tiny_config
+
+
+# One tiny index per test module (default chunking, so the CLI's config matches it), and a copy of it
+# a test may damage.
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Config:
+    from rag.build import build_index
+    from tests.helpers import HASH, write_tiny_corpus
+
+    base = tmp_path_factory.mktemp("tiny")
+    config = Config(corpus_dir=write_tiny_corpus(base / "corpus"), index_dir=base / "index", embedder=HASH)
+    build_index(config)
+    return config
+
+
+@pytest.fixture
+def index_copy(tiny, tmp_path) -> Config:
+    shutil.copytree(tiny.index_dir, tmp_path / "index")
+    return tiny.with_(index_dir=tmp_path / "index")
