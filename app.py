@@ -155,7 +155,7 @@ def load_pipeline(progress: Callable[[str], None] | None = None):
 
         config = Config.from_env(root=HERE)  # defaults next to this file, as the CLI's are in its working folder
         return Pipeline.load(config, build_if_needed=True, progress=progress), None
-    except (RagError, ConfigError) as error:
+    except RagError as error:  # ConfigError included
         return None, str(error)
 
 
