@@ -1,3 +1,4 @@
+"""`python -m rag`: answers on the committed index (marked slow), hostile input, exit codes, no tracebacks."""
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ def run(*args, stdin=None, cwd=ROOT):
                           cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow
 def test_ask_json_reads_stdin_one_object_per_line():
     result = run("ask", "--json", "--top-k", "2", stdin="辛安街道辖域面积是多少？\n青岛地铁1号线是哪一年开通的？\n")
     assert result.returncode == 0, result.stderr
@@ -23,6 +25,7 @@ def test_ask_json_reads_stdin_one_object_per_line():
     assert rows[0]["citations"][0]["source"] == "003_17f0cbaad96a03de.txt"
 
 
+@pytest.mark.slow
 def test_ask_prints_readable_answer():
     result = run("ask", "胶州市探索成立了几个片区联合党委？")
     assert result.returncode == 0 and "[1]" in result.stdout and "000_4b1c3b504440ce06.txt" in result.stdout
@@ -111,6 +114,7 @@ def test_cli_ask_json_invalid_utf8_argv(tiny, arg):
     _json_rows(result, 1)
 
 
+@pytest.mark.slow
 def test_cli_real_index_hostile_stdin_json():
     """The committed index with the default embedder: every hostile line gets one JSON object.
     (Without the 100,000-character line: a 500-character query costs the e5 model ~2-3 s of CPU.)"""
@@ -127,6 +131,7 @@ def test_cli_real_index_hostile_stdin_json():
         assert len(row["citations"]) <= 3
 
 
+@pytest.mark.slow
 def test_cli_real_index_text_mode_and_closed_stdout(tmp_path):
     """Text mode on the real index, and a reader that goes away (`| head -c 200`): exit 0, no traceback."""
     names, stdin = _stdin_lines()

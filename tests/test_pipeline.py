@@ -1,4 +1,5 @@
-"""End to end on the committed seed index with the real default embedder, plus bad input."""
+"""Pipeline: end to end on the committed seed index with the real default embedder (marked slow), bad input,
+and hostile questions on a tiny hash:64 index (with the invariants every Answer keeps, tests/helpers.py)."""
 import json
 
 import pytest
@@ -18,6 +19,7 @@ def seeds_pipeline():
     return Pipeline.load(Config(corpus_dir=ROOT / "seeds", index_dir=ROOT / "index"))
 
 
+@pytest.mark.slow
 def test_answer_with_short_span_and_citations(seeds_pipeline):
     answer = seeds_pipeline.ask("平度市累计建成了多少万亩高标准农田？")
     assert not answer.abstained
@@ -29,6 +31,7 @@ def test_answer_with_short_span_and_citations(seeds_pipeline):
     assert answer.citations[0] == answer.chunk and len(answer.citations) == 5
 
 
+@pytest.mark.slow
 def test_json_contract(seeds_pipeline):
     answer = seeds_pipeline.ask("辛安街道辖域面积是多少？", top_k=3)
     data = answer_to_dict(answer, 12.5, seeds_pipeline.original_text)
@@ -41,28 +44,33 @@ def test_json_contract(seeds_pipeline):
     json.dumps(data, ensure_ascii=False)
 
 
+@pytest.mark.slow
 def test_english_question_finds_the_chinese_article(seeds_pipeline):
     answer = seeds_pipeline.ask("Which city signed China's first government-subsidised egg futures income insurance?")
     assert answer.citations[0].source == "000_4b1c3b504440ce06.txt"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "😀😀", "？？？", None])
+@pytest.mark.slow
 def test_empty_or_garbage_question_gets_a_message(seeds_pipeline, question):
     answer = seeds_pipeline.ask(question)
     assert answer.abstained and answer.text
 
 
+@pytest.mark.slow
 def test_huge_question_is_truncated_with_a_note(seeds_pipeline):
     answer = seeds_pipeline.ask("平度市" * 50_000)
     assert any("truncated" in note for note in answer.notes)
 
 
+@pytest.mark.slow
 def test_html_question_is_plain_text(seeds_pipeline):
     answer = seeds_pipeline.ask("<script>alert(1)</script>辛安街道辖域面积是多少？")
     assert answer.question.startswith("<script>")  # kept as text; escaping is the renderer's job
     assert not answer.abstained
 
 
+@pytest.mark.slow
 def test_follow_up_is_resolved_against_history(seeds_pipeline):
     assert resolve_follow_up("那平度呢？", ["胶州市探索成立了几个片区联合党委？"]) == "平度市探索成立了几个片区联合党委？"
     answer = seeds_pipeline.ask("它的面积呢？", history=["辛安街道有什么荣誉？"])
@@ -93,16 +101,19 @@ def test_config_is_validated():
         Config().with_(colour="red")
 
 
+@pytest.mark.slow
 def test_question_about_another_place_is_not_answered_from_this_one(seeds_pipeline):
     answer = seeds_pipeline.ask("胶州累计建成了多少万亩高标准农田？")  # only 平度's figure is in the articles
     assert answer.abstained and answer.citations
 
 
+@pytest.mark.slow
 def test_follow_up_about_a_place_the_articles_do_not_cover(seeds_pipeline):
     answer = seeds_pipeline.ask("那胶州呢？", history=["平度市累计建成了多少万亩高标准农田？"])
     assert answer.abstained
 
 
+@pytest.mark.slow
 def test_follow_up_place_must_be_in_the_answers_article(seeds_pipeline):
     # 平度 appears in the same page file as the 胶州 story, but not in the 胶州 article itself.
     answer = seeds_pipeline.ask("那平度呢？", history=["胶州市探索成立了几个片区联合党委？"])
