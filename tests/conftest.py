@@ -11,6 +11,9 @@ from rag.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# tests/helpers.py holds assertions (check_answer, no_traceback, ...): let pytest explain their failures.
+pytest.register_assert_rewrite("tests.helpers")
+
 
 # A test run must leave the work tree as it found it: tests write only to tmp_path. The README's
 # screenshots are made by `python scripts/screenshots.py`, the committed index by `python -m rag build`.
