@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from rag.config import Config, ConfigError
+from rag.config import Config
 from rag.errors import RagError
 from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, status_html
 
@@ -138,7 +138,7 @@ def load_pipeline(progress: Callable[[str], None] | None = None):
 
         config = Config.from_env(root=HERE)  # defaults next to this file, as the CLI's are in its working folder
         return Pipeline.load(config, build_if_needed=True, progress=progress), None
-    except (RagError, ConfigError) as error:
+    except RagError as error:  # ConfigError included
         return None, str(error)
 
 

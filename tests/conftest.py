@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny Chinese corpus and a deterministic fake embedder, so unit tests need no model."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 from rag.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# tests/helpers.py holds assertions (check_answer, no_traceback, ...): let pytest explain their failures.
+pytest.register_assert_rewrite("tests.helpers")
 
 
 # A test run must leave the work tree as it found it: tests write only to tmp_path. The README's
@@ -76,3 +80,22 @@ def tiny_index(tiny_config: Config) -> Config:
 
     build_index(tiny_config)
     return tiny_config
+
+
+# One tiny index per test module (default chunking, so the CLI's config matches it), and a copy of it
+# a test may damage.
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Config:
+    from rag.build import build_index
+    from tests.helpers import HASH, write_tiny_corpus
+
+    base = tmp_path_factory.mktemp("tiny")
+    config = Config(corpus_dir=write_tiny_corpus(base / "corpus"), index_dir=base / "index", embedder=HASH)
+    build_index(config)
+    return config
+
+
+@pytest.fixture
+def index_copy(tiny, tmp_path) -> Config:
+    shutil.copytree(tiny.index_dir, tmp_path / "index")
+    return tiny.with_(index_dir=tmp_path / "index")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = Path(os.environ.get("RAG_INDEX") or ROOT / "index")  # the committed index by default
 CHROMIUM = "/usr/bin/chromium"

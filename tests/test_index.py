@@ -9,14 +9,16 @@ import pytest
 
 from rag.build import add_to_index, build_index
 from rag.corpus import load_corpus
-from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound, RagError
 from rag.corpus import corpus_fingerprint_of
 import numpy as np
 
 from rag.store.folder import Index
-from rag.store.layout import build_lock, sentence_texts
+from rag.store.layout import VECTORS, build_lock, sentence_texts
 from rag.store.manifest import stale_files
+from rag.pipeline import Pipeline
 from tests.conftest import ROOT
+from tests.helpers import HASH, _damage
 
 
 def test_build_writes_a_self_describing_index(tiny_index):
@@ -180,3 +182,76 @@ def test_sentence_rows_must_be_integer_offsets(tiny_index):
     np.save(tiny_index.index_dir / "sentence_rows.npy", rows.astype(np.float64))
     with pytest.raises(IndexCorrupt, match="sentence_rows.npy does not hold"):
         Index.load(tiny_index.index_dir, "hash:64")
+
+
+# ----------------------------------------------------------------------------------------------
+# Damaged indexes: a RagError that names the file and the fix
+# ----------------------------------------------------------------------------------------------
+
+INDEX_FILES = ["manifest.json", "chunks.jsonl", "sources.json", "dense.faiss", "bm25/params.index.json",
+               "bm25/vocab.index.json", "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy",
+               "bm25/indptr.csc.index.npy"]
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated", "empty", "garbage"])
+@pytest.mark.parametrize("name", INDEX_FILES)
+def test_damaged_index_file_is_named_with_the_fix(index_copy, name, how):
+    _damage(index_copy.index_dir / name, how)
+    with pytest.raises(RagError) as caught:
+        Pipeline.load(index_copy)
+    message = str(caught.value).replace(str(index_copy.index_dir.parent), "")
+    assert name.split("/")[0] in message and "python -m rag build" in message, message
+
+
+@pytest.mark.parametrize("name, content", [
+    ("manifest.json", "[]"), ("manifest.json", "null"), ("manifest.json", '"index"'),
+    ("sources.json", "[]"), ("sources.json", "{}"), ("sources.json", '{"pingdu.txt": 5, "jiaozhou.md": null}'),
+    ("chunks.jsonl", "[]\n"), ("chunks.jsonl", "{}\n"),
+])
+def test_wrong_shaped_index_file_is_named_with_the_fix(index_copy, name, content):
+    """Valid JSON of the wrong shape is a RagError naming the file and the fix: in manifest.json not an
+    AttributeError from read_manifest; in sources.json not a load that crashes (or silently returns empty
+    citation texts) at ask time (docs/reliability.md, bugs 5 and 6)."""
+    (index_copy.index_dir / name).write_text(content, encoding="utf-8")
+    with pytest.raises(RagError) as caught:
+        pipeline = Pipeline.load(index_copy)
+        answer = pipeline.ask("平度市累计建成了多少万亩高标准农田？")
+        answer.to_dict(pipeline.original_text)
+        assert all(pipeline.original_text(c) for c in answer.citations), "empty citation text"
+    message = str(caught.value).replace(str(index_copy.index_dir.parent), "")
+    assert name in message and "python -m rag build" in message, message
+
+
+def test_dimension_mismatch_message_names_the_dimension(index_copy):
+    """A manifest whose dim disagrees with dense.faiss is reported with the dimension, not as
+    "inconsistent (5 chunks, 5 vectors, manifest says 5)", which names no difference (bug 7)."""
+    path = index_copy.index_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "dim": 32}))
+    with pytest.raises(RagError) as caught:
+        Pipeline.load(index_copy)
+    message = str(caught.value).replace(str(index_copy.index_dir), "<index>")
+    assert "dim" in message and "32" in message, message
+
+
+@pytest.mark.parametrize("change, pattern", [
+    ({"format": 99}, "index format 99"), ({"format": None}, "index format None"),
+    ({"embedder": "hash:32"}, "built with embedder 'hash:32'"), ({"corpus_files": {"pingdu.txt": "0" * 20}}, "stale"),
+])
+def test_other_version_or_settings_is_refused(index_copy, change, pattern):
+    path = index_copy.index_dir / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    with pytest.raises(RagError, match=pattern) as caught:
+        Pipeline.load(index_copy)
+    assert "python -m rag build" in str(caught.value)
+
+
+def test_damaged_vectors_npy_is_only_a_cache(index_copy):
+    """vectors.npy is read only as the embedding cache of the next build: a damaged one must not stop
+    answering, and the next build re-embeds and rewrites it."""
+    _damage(index_copy.index_dir / "vectors.npy", "truncated")
+    assert Pipeline.load(index_copy).ask("平度市累计建成了多少万亩高标准农田？").short_answer == "155.2万亩"
+    report = build_index(index_copy)
+    assert report.embedded == report.chunks
+    Index.load(index_copy.index_dir, HASH)  # the rebuilt index loads
+    assert np.load(index_copy.index_dir / VECTORS).shape == (report.chunks, 64)

@@ -52,8 +52,8 @@ def ask(cwd, *args):
 # ----------------------------------------------------------------------------------------------
 
 def test_index_alone_is_checked_against_its_own_corpus_from_any_folder(tmp_path):
-    """BUG: `ask --index mynews-index` compared the index with the default seeds/ folder, called it stale
-    and suggested rebuilding it from seeds/ (which would overwrite it with the wrong corpus)."""
+    """`ask --index mynews-index` compares the index with the corpus it was built from, not the default
+    seeds/ folder (which called it stale and suggested overwriting it with the wrong corpus)."""
     write_corpus(tmp_path / "mynews")
     built = run("build", "--corpus", "mynews", "--index", "mynews-index", "--embedder", HASH, cwd=tmp_path)
     assert built.returncode == 0, built.stderr
@@ -216,7 +216,8 @@ NEW_PINGDU = "平度新闻\n\n本报讯 平度市今年新建口袋公园8座。
 
 
 def test_add_refuses_a_name_clash_unless_replace(tiny_index, tmp_path):
-    """BUG: `rag add new/` with a file named like an existing source replaced it without a word."""
+    """`rag add new/` with a file named like an existing source refuses (changing nothing) unless
+    --replace, instead of replacing it without a word."""
     new = tmp_path / "new"
     new.mkdir()
     (new / "pingdu.txt").write_text(NEW_PINGDU, encoding="utf-8")

@@ -45,6 +45,7 @@ def test_reader_says_no_answer_for_an_unrelated_passage(bundled):
     assert not says_no_answer(bundled.run("鲍家屯村常住人口有多少？", ["全村共有387户，常住人口912人。"]))
 
 
+@pytest.mark.slow
 def test_end_to_end_on_the_seeds_with_the_shipped_reader():
     pipeline = Pipeline.load(Config())  # the committed index over seeds/ and models/reader-zh: no network
     answer = pipeline.ask("鲍家屯村常住人口有多少？")

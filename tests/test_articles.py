@@ -1,0 +1,44 @@
+"""Parsing page dumps into articles (rag/articles.py), through load_corpus: titles, bylines, captions,
+repeats, offsets into the original file."""
+from rag.corpus import load_corpus
+from tests.conftest import ROOT
+
+
+def test_articles_titles_metadata_and_offsets(tiny_corpus):
+    articles, texts, warnings = load_corpus(tiny_corpus)
+    assert warnings == []
+    by_title = {a.title: a for a in articles}
+    pingdu = by_title["深化农业农村改革 助力乡村振兴"]
+    assert pingdu.metadata["reporter"] == "马丙政"
+    assert pingdu.metadata["newspaper"] == "观海新闻/青岛晚报"
+    assert pingdu.metadata["date"] == "12月18日"
+    for article in articles:
+        for paragraph in article.paragraphs:
+            for text, start, end in paragraph:
+                assert texts[article.source][start:end] == text
+
+
+def test_caption_dropped_and_broken_sentence_rejoined(tiny_corpus):
+    articles, _, _ = load_corpus(tiny_corpus)
+    body = "".join(p[0] for a in articles for para in a.paragraphs for p in para)
+    assert "揭牌仪式" not in body  # the photo caption between the two halves
+    assert "粮食院士专家工作站" in body  # the sentence cut by the page column, rejoined
+
+
+def test_repeated_paragraph_and_byline_dropped(tiny_corpus):
+    articles, _, _ = load_corpus(tiny_corpus)
+    jiaozhou = next(a for a in articles if a.source == "jiaozhou.md")
+    texts = [p[0] for para in jiaozhou.paragraphs for p in para]
+    assert sum("探索成立5个片区" in t for t in texts) == 1
+    assert not any("□" in t for t in texts)
+    assert jiaozhou.metadata["reporter"] == "张晓帆"
+    assert "精准施策" in jiaozhou.sections
+
+
+def test_seed_files_split_into_articles():
+    articles, texts, warnings = load_corpus(ROOT / "seeds")
+    assert len(texts) == 5 and warnings == []
+    titles = [a.title for a in articles]
+    assert "为蛋鸡养殖户收入加上“双保险”" in titles
+    assert "西海岸新质生产力中心启动运行" in titles
+    assert len(articles) >= 15

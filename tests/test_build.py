@@ -1,0 +1,199 @@
+"""Building an index: killed builds, half-swapped folders, two builds at once, the per-folder lock.
+
+Real `python -m rag build` processes on a generated 2,000-article corpus with the "hash:64" embedder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.build import build_index
+from rag.config import Config
+from rag.corpus import corpus_fingerprint_of, read_text
+from rag.errors import IndexBusy, RagError
+from rag.store.folder import Index
+from rag.store.layout import recover_interrupted
+from rag.store.manifest import read_manifest
+from rag.pipeline import Pipeline
+from tests.conftest import ROOT
+from tests.helpers import HASH, _article, tree_digest, write_tiny_corpus
+
+
+ARTICLES = 2000
+PLACES = "平度 胶州 即墨 莱西 黄岛 崂山 李沧 市北 市南 城阳".split()
+THINGS = "农田 公园 学校 道路 医院 港口 工厂 图书馆 地铁 公交".split()
+
+
+def _generate(folder: Path, count: int, edition: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        place, thing = PLACES[i % 10], THINGS[(i // 10) % 10]
+        # Every 4th article changes between editions: a rebuild re-embeds 500 chunks (a few seconds).
+        extra = edition if i % 4 == 0 else ""
+        (folder / f"{i:05d}.txt").write_text(
+            f"{place}{thing}建设新进展第{i}号{extra}\n\n本报讯 {place}市今年新建{thing}{i}处，总投资{i * 3 + 7}万元{extra}。"
+            f"项目由{place}市政府牵头，预计{2020 + i % 6}年完工。\n\n当地居民表示，{thing}建设让生活更便利。\n",
+            encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> dict:
+    """A 2,000-article corpus, its index, and a second edition of the corpus (500 articles changed)."""
+    base = tmp_path_factory.mktemp("big")
+    _generate(base / "old", ARTICLES)
+    old = Config(corpus_dir=base / "old", index_dir=base / "index", embedder=HASH)
+    build_index(old)
+    _generate(base / "new", ARTICLES, edition="（更新）")
+    return {"base": base, "old": old, "new_corpus": base / "new"}
+
+
+def _start_build(corpus: Path, index_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rag", "build", "--corpus", str(corpus), "--index",
+                             str(index_dir), "--embedder", HASH], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _kill_at(proc: subprocess.Popen, index_dir: Path, when) -> str:
+    """SIGKILL the build after `when` seconds, or when its staging folder (or the staging manifest,
+    the last file written before fsync and the two renames) appears. Returns what was seen."""
+    staging = index_dir.parent / f"{index_dir.name}.tmp-{proc.pid}"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if isinstance(when, float) and time.monotonic() - proc.started >= when:
+            break
+        if when == "staging" and staging.exists():
+            break
+        if when == "staging-manifest" and (staging / "manifest.json").exists():
+            break
+        time.sleep(0.0005)
+    seen = "exited" if proc.poll() is not None else "killed"
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it finished between the poll and the kill
+        seen = "exited"
+    proc.wait()
+    return seen
+
+
+def _assert_index_is(index_dir: Path, corpus: Path) -> None:
+    """index_dir is a complete index of exactly `corpus`."""
+    index = Index.load(index_dir, HASH)
+    texts = {p.name: read_text(p) for p in corpus.iterdir()}
+    assert index.sources == texts
+    assert index.manifest["corpus_files"] == corpus_fingerprint_of(corpus)
+    assert len(index.chunks) == index.dense.ntotal == index.manifest["chunks"]
+    assert all(index.sources[c.source][c.start:c.end] == index.original_text(c) for c in index.chunks[::97])
+
+
+def test_kill_9_during_build_keeps_a_complete_index(big, tmp_path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(big["old"].index_dir, index_dir)
+    before = tree_digest(index_dir)
+    outcomes = []
+    for when in (0.4, 1.2, 2.0, "staging", "staging-manifest"):
+        proc = _start_build(big["new_corpus"], index_dir)
+        proc.started = time.monotonic()
+        seen = _kill_at(proc, index_dir, when)
+        recover_interrupted(index_dir)  # what every reader does first (read_manifest)
+        if tree_digest(index_dir) == before:
+            outcomes.append((when, seen, "old index, byte-identical"))
+            _assert_index_is(index_dir, big["old"].corpus_dir)
+        else:
+            outcomes.append((when, seen, "new index"))
+            _assert_index_is(index_dir, big["new_corpus"])
+            shutil.rmtree(index_dir)  # put the old one back so the next kill tests a real change
+            shutil.copytree(big["old"].index_dir, index_dir)
+    print(outcomes)
+    assert sum(o[1] == "killed" for o in outcomes) >= 4, outcomes  # most kills landed mid-build
+    result = _start_build(big["new_corpus"], index_dir)
+    out, err = result.communicate(timeout=120)
+    assert result.returncode == 0 and b"Traceback" not in err, err.decode(errors="replace")  # no stale lock
+    _assert_index_is(index_dir, big["new_corpus"])
+
+
+def test_between_the_two_renames_the_previous_index_comes_back(tiny, tmp_path):
+    """A build killed after `index -> index.old-PID` and before `index.tmp-PID -> index`."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(tiny.index_dir, tmp_path / "index.old-4242")
+    shutil.copytree(tiny.index_dir, tmp_path / "index.tmp-4242")
+    (tmp_path / "index.tmp-4242" / "chunks.jsonl").write_text("half written")
+    before = tree_digest(tmp_path / "index.old-4242")
+    Pipeline.load(tiny.with_(index_dir=index_dir))
+    assert tree_digest(index_dir) == before
+
+
+def test_no_leftover_staging_or_old_folders_after_crashes(tiny, tmp_path):
+    """A later build removes the staging (`index.tmp-PID`) and previous (`index.old-PID`) folders of killed
+    builds, so a crash does not leave a full copy of the index on disk (docs/reliability.md, bug 10)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(tiny.index_dir, index_dir)
+    shutil.copytree(tiny.index_dir, tmp_path / "index.tmp-4242")
+    shutil.copytree(tiny.index_dir, tmp_path / "index.old-4243")
+    build_index(tiny.with_(index_dir=index_dir))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("index")) == ["index"]
+
+
+def test_reader_during_the_swap_does_not_break_the_build(tiny, tmp_path, monkeypatch):
+    """A reader (the app, `ask`) that loads the index in the instant between the build's two renames
+    does not move the old index back under the build (recover_interrupted respects the build lock), so
+    the second rename does not fail with OSError (ENOTEMPTY) and the new index is in place (bug 9)."""
+    import rag.store.layout as layout_module
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(tiny.index_dir, index_dir)
+    config = tiny.with_(index_dir=index_dir)
+    real_rename = os.rename
+    calls = []
+
+    def rename_with_a_reader_in_between(src, dst):
+        real_rename(src, dst)
+        calls.append(Path(dst).name)
+        if Path(dst).name.startswith("index.old-"):
+            try:
+                read_manifest(index_dir)  # a concurrent reader, exactly between the renames
+            except RagError:
+                pass
+
+    monkeypatch.setattr(layout_module.os, "rename", rename_with_a_reader_in_between)
+    corpus = write_tiny_corpus(tmp_path / "corpus2")
+    (corpus / "extra.txt").write_text(_article("新文章", "新的内容在这里。"), encoding="utf-8")
+    build_index(config.with_(corpus_dir=corpus))
+    monkeypatch.undo()
+    assert "extra.txt" in Index.load(index_dir, HASH).sources
+
+
+def test_two_builds_at_once_one_refused_never_mixed(big, tmp_path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(big["old"].index_dir, index_dir)
+    corpora = [big["new_corpus"], big["old"].corpus_dir]
+    procs = [_start_build(corpus, index_dir) for corpus in corpora]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    results = [(proc.returncode, *output) for proc, output in zip(procs, outputs)]
+    for rc, out, err in results:
+        assert b"Traceback" not in err, err.decode(errors="replace")
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes == [0, 1], results
+    loser = next(r for r in results if r[0] == 1)
+    assert b"another build" in loser[2] and loser[1] == b""
+    winner = corpora[[r[0] for r in results].index(0)]
+    _assert_index_is(index_dir, winner)
+
+
+def test_build_lock_is_per_folder_and_released(tiny, tmp_path):
+    """The lock refuses a second build of the same folder only, and is released on errors."""
+    from rag.store.layout import build_lock
+
+    with build_lock(tiny.index_dir):
+        with pytest.raises(IndexBusy, match="another build"):
+            build_index(tiny)
+        build_index(tiny.with_(index_dir=tmp_path / "other"))  # another folder: not blocked
+    with pytest.raises(RagError):
+        build_index(tiny.with_(corpus_dir=tmp_path / "no-such-corpus"))
+    build_index(tiny)
