@@ -103,12 +103,12 @@ def load_average() -> list[float]:
 
 def seed_questions(path: Path = SEED_QA):
     """The seed questions (rag.evaluate.EvalQuestion); a few built-in ones when the shared file is absent."""
-    from rag.evaluate import Question, load_jsonl
+    from rag.evaluate import EvalQuestion, load_jsonl
 
     if Path(path).exists():
         return load_jsonl(Path(path))
-    return [Question("b1", "胶州市探索成立了几个片区联合党委？", ("5个",), "000_4b1c3b504440ce06.txt"),
-            Question("b2", "平度市累计建成高标准农田多少万亩？", ("155.2万亩",), "004_c4e7dda2531a4b06.txt")]
+    return [EvalQuestion("b1", "胶州市探索成立了几个片区联合党委？", ("5个",), "000_4b1c3b504440ce06.txt"),
+            EvalQuestion("b2", "平度市累计建成高标准农田多少万亩？", ("155.2万亩",), "004_c4e7dda2531a4b06.txt")]
 
 
 def repeat_to(items: list, n: int) -> list:

@@ -26,7 +26,7 @@ def test_bench_smoke(tmp_path, capsys):
     assert build["chunks"] == 130 and "embed_overhead" in build
 
     stages = {s["stage"]: s for s in report["query"]["stages"]}
-    assert set(stages) == {"embed", "dense", "bm25", "fusion", "extract", "end_to_end"}
+    assert set(stages) == {"analyse", "embed", "dense", "bm25", "fusion", "extract", "end_to_end"}
     assert all(s["n"] == 6 and s["p95_ms"] >= s["p50_ms"] >= 0 for s in stages.values())
 
     scale = report["scale"]
