@@ -1,4 +1,5 @@
-"""Building an index: killed builds, half-swapped folders, two builds at once, the per-folder lock.
+"""Building an index: killed builds, half-swapped folders, two builds at once, the per-folder lock; and
+check_index / ensure_index (load and check, or build when missing or stale).
 
 Real `python -m rag build` processes on a generated 2,000-article corpus with the "hash:64" embedder.
 """
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.build import build_index
+from rag.build import build_index, check_index, ensure_index
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, read_text
-from rag.errors import IndexBusy, RagError
+from rag.errors import IndexBusy, IndexMismatch, IndexNotFound, RagError
 from rag.store.folder import Index
 from rag.store.layout import recover_interrupted
 from rag.store.manifest import read_manifest
@@ -197,3 +198,25 @@ def test_build_lock_is_per_folder_and_released(tiny, tmp_path):
     with pytest.raises(RagError):
         build_index(tiny.with_(corpus_dir=tmp_path / "no-such-corpus"))
     build_index(tiny)
+
+
+def test_check_index_loads_without_building(tiny_config, tiny_corpus):
+    with pytest.raises(IndexNotFound, match="python -m rag build"):
+        check_index(tiny_config)
+    assert not tiny_config.index_dir.exists()
+
+
+def test_ensure_index_builds_once_then_loads(tiny_config, tiny_corpus):
+    messages = []
+    index, embedder, note = ensure_index(tiny_config, messages.append)
+    assert embedder is not None and embedder.name == index.manifest["embedder"] and note == ""
+    assert any("building the index now" in m for m in messages)
+    messages.clear()
+    index, embedder, note = ensure_index(tiny_config, messages.append)
+    assert embedder is None and messages == [] and len(index.chunks) > 0
+
+    (tiny_corpus / "pingdu.txt").write_text("改过的文章。\n\n本报讯 新的内容。\n", encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="is stale: pingdu.txt"):
+        check_index(tiny_config)
+    index, embedder, _ = ensure_index(tiny_config)  # stale: rebuilt
+    assert embedder is not None and "改过的文章" in index.sources["pingdu.txt"]
