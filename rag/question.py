@@ -96,6 +96,9 @@ def split_question(text: str) -> tuple[str, str, str]:
 
 
 def analyse(text: str) -> Question:
+    """Everything later steps need to know about a (cleaned, self-contained) question; computed once per ask.
+    The question word and the kinds are read from the normalised text, so a Traditional or full-width
+    question (為什麼, ？) is understood as its Simplified form."""
     normalised = normalise(text)
     before, wh, after = split_question(normalised)
     chinese = bool(_CJK.search(text))
