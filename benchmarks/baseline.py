@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks.common import CMRC, SEED_QA, latency_stats, seed_questions, timed, to_ms
+from benchmarks.common import CMRC, SEED_QA, BenchOptions, latency_stats, seed_questions, timed, to_ms
 from rag.config import Config
 
 BASELINE_CHUNK = 250
@@ -75,7 +75,7 @@ def compare_retrieval(pipeline, baseline: DenseBaseline, questions, config: Conf
     }
 
 
-def bench_baseline(config: Config, args) -> dict:
+def bench_baseline(config: Config, options: BenchOptions) -> dict:
     from rag.corpus import load_corpus
     from rag.pipeline import Pipeline
 
@@ -85,7 +85,7 @@ def bench_baseline(config: Config, args) -> dict:
     out = {"recall": "a retrieved chunk counts when it comes from the question's source file and holds an answer "
                      "string (CMRC: holds the gold answer span); unanswerable questions are left out",
            "seed": {"data": str(SEED_QA), **compare_retrieval(pipeline, baseline, seed_questions(), config)}}
-    cmrc = int(getattr(args, "cmrc", 0) or 0)
+    cmrc = options.cmrc
     if cmrc > 0 and CMRC.exists():
         from rag.evaluate import load_squad, squad_pipeline
 

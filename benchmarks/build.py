@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import TARGET_EMBED_OVERHEAD, timed
+from benchmarks.common import TARGET_EMBED_OVERHEAD, BenchOptions, timed
 from rag.config import Config
 
 NEW_ARTICLE = """崂山区垃圾分类工作获评全省先进
@@ -22,7 +22,7 @@ NEW_ARTICLE = """崂山区垃圾分类工作获评全省先进
 """
 
 
-def bench_build(config: Config, args) -> dict:
+def bench_build(config: Config, options: BenchOptions) -> dict:
     """Per-stage throughput of a build on the corpus, and the embedder's raw throughput on the same texts."""
     from rag.chunking import chunk_articles
     from rag.corpus import load_corpus
@@ -83,7 +83,7 @@ def bench_build(config: Config, args) -> dict:
     }
 
 
-def bench_incremental(config: Config, args) -> dict:
+def bench_incremental(config: Config, options: BenchOptions) -> dict:
     """First build, unchanged re-build and `add` of one new file, all in a temporary folder."""
     from rag.build import add_to_index, build_index
     from rag.embedding import make_embedder

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.metrics import percentile
@@ -99,6 +100,47 @@ def load_average() -> list[float]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return []
+
+
+PARTS = ("build", "query", "scale", "ann", "baseline", "incremental")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `python -m rag bench` was asked to do, validated once (BenchOptions.from_args)."""
+    parts: tuple[str, ...] = PARTS  # in PARTS order
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)  # synthetic corpus sizes (chunks), ascending
+    queries: int = 200  # questions per latency measurement
+    cmrc: int = 200  # CMRC 2018 trial questions for the baseline comparison (0: seed questions only)
+    json: bool = False
+    index: str | None = None  # as given on the command line, to print the command back
+    embedder: str | None = None
+    corpus: str | None = None
+
+    @property
+    def ann(self) -> bool:
+        return "ann" in self.parts
+
+    @classmethod
+    def from_args(cls, args) -> "BenchOptions":
+        from rag.config import ConfigError
+
+        raw = getattr(args, "parts", None) or "all"
+        parts = list(PARTS) if raw == "all" else [p.strip() for p in raw.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in PARTS]
+        if unknown:
+            raise ConfigError(f"unknown bench part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)} or all")
+        scale = getattr(args, "scale", None) or ",".join(map(str, cls.sizes))
+        try:
+            sizes = sorted({int(float(s)) for s in str(scale).split(",") if s.strip()})
+        except ValueError:
+            raise ConfigError(f"--scale must be comma-separated chunk counts, got {scale!r}") from None
+        if any(s < 100 for s in sizes):
+            raise ConfigError("--scale sizes must be at least 100 chunks")
+        given = {name: str(getattr(args, name)) if getattr(args, name, None) else None
+                 for name in ("index", "embedder", "corpus")}
+        return cls(tuple(p for p in PARTS if p in parts), tuple(sizes), int(getattr(args, "queries", 200)),
+                   int(getattr(args, "cmrc", 0) or 0), bool(getattr(args, "json", False)), **given)
 
 
 def seed_questions(path: Path = SEED_QA):

@@ -1,11 +1,11 @@
 """Part `query`: latency p50/p95 per query stage and end to end (Pipeline.ask) on the configured index."""
 from __future__ import annotations
 
-from benchmarks.common import latency_stats, repeat_to, seed_questions, timed, to_ms
+from benchmarks.common import BenchOptions, latency_stats, repeat_to, seed_questions, timed, to_ms
 from rag.config import Config
 
 
-def bench_query(config: Config, args) -> dict:
+def bench_query(config: Config, options: BenchOptions) -> dict:
     """Per-stage and end-to-end latency over the seed questions, repeated to --queries."""
     from rag.answer import extract_answer
     from rag.pipeline import Pipeline
@@ -14,7 +14,7 @@ def bench_query(config: Config, args) -> dict:
 
     pipeline = Pipeline.load(config)
     index, embedder = pipeline.index, pipeline.embedder
-    questions = repeat_to([q.question for q in seed_questions()], args.queries)
+    questions = repeat_to([q.question for q in seed_questions()], options.queries)
     k = max(config.top_k, 10)  # what Pipeline.ask retrieves
     pool = max(config.candidates, k)
     for question in questions[:3]:

@@ -12,21 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, TARGET_P50_MS, TARGET_RECALL, TARGET_RSS_GIB, gib, load_average
+from benchmarks.common import ROOT, BenchOptions, TARGET_P50_MS, TARGET_RECALL, TARGET_RSS_GIB, gib, load_average
 from benchmarks.synthetic import TOKENS_PER_SYNTHETIC_CHUNK, query_set
 from rag.config import Config
-
-
-def scale_sizes(args) -> list[int]:
-    from rag.config import ConfigError
-
-    try:
-        sizes = [int(float(s)) for s in str(args.scale).split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"--scale must be comma-separated chunk counts, got {args.scale!r}") from None
-    if any(s < 100 for s in sizes):
-        raise ConfigError("--scale sizes must be at least 100 chunks")
-    return sorted(set(sizes))
 
 
 def run_worker(args: list[str]) -> dict:
@@ -46,8 +34,8 @@ def _growth(sizes: list[int], values: list[float]) -> list:
     return out
 
 
-def bench_scale(config: Config, args, ann: bool = False) -> dict:
-    sizes = scale_sizes(args)
+def bench_scale(config: Config, options: BenchOptions) -> dict:
+    sizes, ann = list(options.sizes), options.ann
     results = []
     with tempfile.TemporaryDirectory(prefix="rag-bench-scale-") as tmp:
         tmp = Path(tmp)
@@ -59,7 +47,7 @@ def bench_scale(config: Config, args, ann: bool = False) -> dict:
             built = run_worker(["scale-build", "--size", str(n), "--dir", str(workdir), "--index", str(config.index_dir),
                              "--queries", str(queries)] + (["--ann"] if ann and n == sizes[-1] else []))
             served = run_worker(["scale-serve", "--dir", str(workdir), "--queries", str(queries),
-                              "--n", str(args.queries)])
+                              "--n", str(options.queries)])
             results.append({**built, "serve": served, "wall_s": round(time.perf_counter() - started, 1),
                             "load_avg": load_average()})
             shutil.rmtree(workdir, ignore_errors=True)
