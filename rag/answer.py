@@ -54,7 +54,7 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
         from rag.reader import reading_range, says_no_answer, short_answer_span
 
         lo, hi = reading_range(chunk.text, start, end)
-        reading = reader.run(question.text, [chunk.text[lo:hi]])  # read once, searched twice
+        reading = reader.run(question.simplified, [chunk.text[lo:hi]])  # read once, searched twice
         if abstain and says_no_answer(reading, question.chinese):
             return abstention
         if not question.descriptive:

@@ -34,6 +34,12 @@ def _converter():
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified only (case and width kept), as the articles are written."""
+    converter = _converter()
+    return converter.convert(text) if converter is not None else text
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), Traditional → Simplified, lower case."""
     text = unicodedata.normalize("NFKC", text)

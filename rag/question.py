@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.lexical import normalise, place_names, tokenize
+from rag.lexical import normalise, place_names, to_simplified, tokenize
 
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -63,6 +63,7 @@ class Question:
     """A question, analysed: what every later step needs to know about it."""
     text: str  # as answered (cleaned; a follow-up already made self-contained)
     normalised: str  # NFKC, Simplified, lower case (rag.lexical.normalise)
+    simplified: str  # Simplified only, case and width kept: what the reader reads with the Simplified articles
     language: str  # "zh" when it has Chinese text, else "other": lexical coverage cannot judge it
     wh: str  # its question word ("" when none), e.g. 多少
     before: str  # normalised text before and after the question word, without trailing punctuation
@@ -104,7 +105,7 @@ def analyse(text: str) -> Question:
     chinese = bool(_CJK.search(text))
     asks_count = wh in _COUNT_WORDS or "比例" in normalised or "百分" in normalised
     return Question(
-        text=text, normalised=normalised, language="zh" if chinese else "other", wh=wh, before=before, after=after,
+        text=text, normalised=normalised, simplified=to_simplified(text), language="zh" if chinese else "other", wh=wh, before=before, after=after,
         tokens=tuple(tokenize(text)), places=tuple(place_names(normalised)) if chinese else (),
         kinds=frozenset(name for name, pattern in ANSWER_KINDS.items() if pattern.search(normalised)),
         asks_number=asks_count or any(w in normalised for w in _DATE_WORDS),

@@ -35,3 +35,8 @@ def test_english_questions_are_not_judged_by_chinese_rules():
     question = analyse("Which city signed the insurance?")
     assert question.language == "other" and not question.chinese and question.places == ()
     assert question.tokens == ("city", "signed", "insurance")
+
+
+def test_the_reader_gets_the_question_in_simplified_characters():
+    question = analyse("膠州市探索成立了幾個片區聯合黨委？ ABC")
+    assert question.simplified == "胶州市探索成立了几个片区联合党委？ ABC"  # width and case kept

@@ -55,6 +55,8 @@ def test_end_to_end_on_the_seeds_with_the_shipped_reader():
     descriptive = pipeline.ask("胶州市为什么成立片区联合党委？")
     assert descriptive.short_answer == "" and (descriptive.abstained or descriptive.text)
     assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
+    # The reader reads the question in Simplified characters, as the articles are written.
+    assert pipeline.ask("膠州市探索成立了幾個片區聯合黨委？").short_answer == "5个"
     # English questions have no coverage rule: the reader's no-answer evidence decides.
     assert pipeline.ask("When did Qingdao Metro Line 1 open?").abstained
     english = pipeline.ask("Which city signed China's first government-subsidised egg futures income insurance?")
