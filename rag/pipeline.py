@@ -38,16 +38,18 @@ class Pipeline:
         from rag.build import check_index, ensure_index
 
         say = progress or (lambda message: None)
+        embedder = None
         if build_if_needed:
             index, embedder, note = ensure_index(config, say)
-            if embedder is not None:  # just built
-                return cls(config, index, embedder, _load_reader(config))
         else:
             index, note = check_index(config)
         if note:
             say(note)
-        say(f"loading embedder {config.embedder}…")
-        return cls(config, index, make_embedder(config.embedder, config.batch_size), _load_reader(config), note)
+        if embedder is None:
+            say(f"loading embedder {config.embedder}…")
+            embedder = make_embedder(config.embedder, config.batch_size)
+        analyse("青岛在哪里？")  # loads jieba's dictionary and tagger now (~1 s), not in the first user's answer
+        return cls(config, index, embedder, _load_reader(config), note)
 
     @property
     def info(self) -> dict:
