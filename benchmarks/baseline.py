@@ -45,6 +45,7 @@ class DenseBaseline:
 
 def compare_retrieval(pipeline, baseline: DenseBaseline, questions, config: Config) -> dict:
     from rag.evaluate import is_relevant
+    from rag.question import analyse
     from rag.retrieval import query_text, retrieve
 
     answerable = [q for q in questions if q.source is not None]
@@ -54,8 +55,9 @@ def compare_retrieval(pipeline, baseline: DenseBaseline, questions, config: Conf
         pipeline.ask(q.question), baseline.search(q.question, 5)  # warm-up
     for q in answerable:
         started = time.perf_counter()
-        vector = embedder.embed_queries([query_text(q.question)])[0]
-        found = retrieve(pipeline.index, vector, q.question, config, k=5)
+        question = analyse(q.question)
+        vector = embedder.embed_queries([query_text(question)])[0]
+        found = retrieve(pipeline.index, vector, question, config, k=5)
         rows["pipeline"]["retrieval"].append(to_ms(time.perf_counter() - started))
         rows["pipeline"]["hits"] += any(is_relevant(c, q) for c in found[:5])
         _, t = timed(pipeline.ask, q.question)

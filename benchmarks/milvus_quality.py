@@ -53,6 +53,7 @@ def milvus_rrf(index, vector, question: str, k: int, pool: int, rrf_k: int) -> l
 
 def main(argv=None) -> int:
     from rag.evaluate import is_relevant
+    from rag.question import analyse
     from rag.retrieval import query_text, retrieve
 
     p = argparse.ArgumentParser()
@@ -75,11 +76,12 @@ def main(argv=None) -> int:
         key = lambda c: (c.source, c.start, c.end)  # noqa: E731
         same_cites += [key(c) for c in a.citations[:5]] == [key(c) for c in b.citations[:5]]
         same_answer += (a.text, a.short_answer, a.abstained) == (b.text, b.short_answer, b.abstained)
-        vector = milvus_p.embedder.embed_queries([query_text(q.question)])[0]
-        ours = retrieve(milvus_p.index, vector, q.question, milvus_p.config, k=5)
+        question = analyse(q.question)
+        vector = milvus_p.embedder.embed_queries([query_text(question)])[0]
+        ours = retrieve(milvus_p.index, vector, question, milvus_p.config, k=5)
         theirs = [milvus_p.index.chunk(r) for r in milvus_rrf(milvus_p.index, vector, q.question, 5,
                                                               milvus_p.config.candidates, milvus_p.config.rrf_k)]
-        reference = retrieve(faiss_p.index, vector, q.question, faiss_p.config, k=5)
+        reference = retrieve(faiss_p.index, vector, question, faiss_p.config, k=5)
         same_retrieved += [key(c) for c in ours] == [key(c) for c in reference]
         if q.source is not None:
             answerable += 1

@@ -155,6 +155,7 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
 
     from rag.config import Config
     from rag.lexical import jieba_ready
+    from rag.question import analyse
     from rag.retrieval import retrieve
     from rag.store.folder import Index
     from rag.store.layout import BM25_DIR, DENSE, SENTENCE_ROWS, SENTENCES
@@ -178,6 +179,7 @@ def scale_serve(workdir: Path, queries: Path, n_queries: int) -> dict:
     out["rss_after_load_bytes"] = proc_memory("VmRSS")
     out["rss_index_bytes"] = out["rss_after_load_bytes"] - rss_start
     real, synthetic, questions = load_queries(queries)
+    questions = [analyse(q) for q in questions]  # once per question, as Pipeline.ask does (not timed here)
     config = Config()
     k = max(config.top_k, 10)
     plan = repeat_to(list(range(len(questions))), n_queries)

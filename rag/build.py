@@ -18,7 +18,7 @@ from rag.embedding import Embedder, embedder_name, make_embedder
 from rag.embedding_cache import cache_from_index
 from rag.errors import CorpusError, IndexMismatch, IndexNotFound
 from rag.provenance import corpus_to_check, rebuild_advice, rebuild_config, recorded_corpus, same_folder, shown
-from rag.store import load_index
+from rag.store import SearchIndex, index_location, load_index
 from rag.store.folder import Index
 from rag.store.layout import MANIFEST, build_lock
 from rag.store.manifest import read_manifest, stale_files
@@ -57,7 +57,7 @@ def _previous_corpus(index_dir: Path) -> Path | None:
         return None
 
 
-def build_index(config: Config, embedder=None, progress: bool = False) -> BuildReport:
+def build_index(config: Config, embedder: Embedder | None = None, progress: bool = False) -> BuildReport:
     """Index every article under config.corpus_dir into config.index_dir (atomically).
 
     Without a corpus_dir, an existing index is rebuilt from the corpus it records, a new one from
@@ -87,8 +87,7 @@ def build_index(config: Config, embedder=None, progress: bool = False) -> BuildR
         written = embed_and_write(config, embedder, IndexContent(chunks, sources, len(articles), fingerprint),
                                   cache=cache, progress=progress)
     stages.update(written.stage_seconds)
-    where = config.index_dir if config.store == "faiss" else Path(f"{config.milvus_uri}#{config.collection}")
-    return BuildReport(where, len(sources), len(articles), len(chunks), written.embedded,
+    return BuildReport(Path(index_location(config)), len(sources), len(articles), len(chunks), written.embedded,
                        time.perf_counter() - began, stages, tuple(notes + warnings))
 
 
@@ -108,7 +107,7 @@ def read_files_to_add(paths) -> tuple[list, dict, list, dict]:
     return new_articles, new_sources, warnings, new_files
 
 
-def add_to_index(config: Config, paths: list[Path], embedder=None, progress: bool = False,
+def add_to_index(config: Config, paths: list[Path], embedder: Embedder | None = None, progress: bool = False,
                  replace: bool = False) -> BuildReport:
     """Add article files (or folders of them) without re-embedding the rest.
 
@@ -162,7 +161,7 @@ def add_to_index(config: Config, paths: list[Path], embedder=None, progress: boo
                        kept=len(index.sources) - len(clashes))
 
 
-def check_index(config: Config) -> tuple[object, str]:
+def check_index(config: Config) -> tuple[SearchIndex, str]:
     """Load the index config names and check it against the corpus folder it records (rag.provenance):
     (index, a note about the load, e.g. that the corpus folder is gone so the index is served as built).
 
@@ -188,7 +187,8 @@ def check_index(config: Config) -> tuple[object, str]:
     return index, note
 
 
-def ensure_index(config: Config, progress: Callable[[str], None] | None = None) -> tuple[object, Embedder | None, str]:
+def ensure_index(config: Config, progress: Callable[[str], None] | None = None
+                 ) -> tuple[SearchIndex, Embedder | None, str]:
     """check_index, and when the index is missing or stale, (re)build it from the corpus it was built from.
 
     Returns (index, embedder, note): the embedder a build used (None when the index was loaded as it was)

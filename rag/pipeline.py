@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 from rag.answer import extract_answer
 from rag.config import Config
 from rag.dialogue import resolve_follow_up
-from rag.embedding import make_embedder
+from rag.embedding import Embedder, make_embedder
 from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
 from rag.retrieval import query_text, retrieve
 from rag.sentences import SentenceSimilarity
@@ -20,8 +20,8 @@ from rag.types import Answer, Chunk
 class Pipeline:
     config: Config
     index: SearchIndex  # rag.store.folder.Index or rag.store.milvus_index.MilvusIndex
-    embedder: object
-    reader: object = None  # rag.reader.Reader when config.reader names a model
+    embedder: Embedder
+    reader: object = None  # what rag.reader.load_reader gives (run/read), None for reader "none"
     note: str = ""  # one line about how the index was loaded (e.g. served as built: its corpus is not here)
 
     @classmethod

@@ -25,7 +25,7 @@ import numpy as np
 from rag.reader_model import Reading, ReaderSpan, Window
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models" / "reader-zh"
-# Fitted on CMRC 2018 trial (scripts/fit_reader_policy.py prints the table): the reader's span is the
+# Chosen on CMRC 2018 trial with `python -m rag eval` (README, "How the reader answers"): the reader's span is the
 # short answer when P(start)·P(end) ≥ 0.5; among spans within 0.5 logit of the best, the longest wins
 # (CMRC answers are longer than DRCD's, which the reader learnt from).
 SHOW_PROBABILITY = 0.5

@@ -91,7 +91,7 @@ class Answer:
     score: float = 0.0
     citations: tuple[Chunk, ...] = ()  # retrieved passages, best first, the answer's own first
     notes: tuple[str, ...] = ()  # messages for the user (e.g. "question truncated")
-    latency_ms: float | None = None  # time Pipeline.ask took
+    latency_ms: float | None = field(default=None, compare=False)  # time Pipeline.ask took
 
     def to_dict(self, original_text: Callable[[Chunk], str] | None = None) -> dict:
         """The JSON contract of `python -m rag ask --json` and the app's /ask endpoint. Each citation's text is

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.sentences import FEATURES, WEIGHTS, WEIGHTS_LEXICAL, sentence_features  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.evaluate import load_squad, squad_pipeline  # noqa: E402
+from rag.question import analyse  # noqa: E402
 from rag.retrieval import query_text, retrieve  # noqa: E402
 
 
@@ -32,9 +33,10 @@ def candidates(path: Path, config: Config):
     pipeline = squad_pipeline(path, config, articles, sources)
     out = []
     for q in questions:
-        vector = pipeline.embedder.embed_queries([query_text(q.question)])[0]
-        chunks = retrieve(pipeline.index, vector, q.question, config, k=10)
-        hits, rows = sentence_features(q.question, chunks, pipeline.similarity_to(vector))
+        question = analyse(q.question)
+        vector = pipeline.embedder.embed_queries([query_text(question)])[0]
+        chunks = retrieve(pipeline.index, vector, question, config, k=10)
+        hits, rows = sentence_features(question, chunks, pipeline.similarity_to(vector))
         rows = np.nan_to_num(rows)  # a passage without sentence vectors (none in a fresh eval index)
         right = np.array([h.chunk.source == q.source and any(a in h.chunk.text[h.start:h.end] for a in q.answers)
                           for h in hits], bool)

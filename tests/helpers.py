@@ -137,11 +137,11 @@ LINE_QUESTIONS = {
 }
 
 
-def _article(title: str, body: str) -> str:
+def article_file_text(title: str, body: str) -> str:
     return f"{title}\n\n本报讯 {body}\n"
 
 
-def _damage(path: Path, how: str) -> None:
+def damage_file(path: Path, how: str) -> None:
     data = path.read_bytes()
     if how == "missing":
         path.unlink()

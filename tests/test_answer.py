@@ -78,3 +78,22 @@ def test_answer_to_dict_gives_spans_or_none():
     assert data["citations"][0]["text"] == PASSAGE.text and data["latency_ms"] is None
     abstention = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE).to_dict()
     assert abstention["abstained"] and abstention["span"] is None and abstention["short_span"] is None
+
+
+class NoAnswerReader:
+    """A reader that finds no answer: its best span scores far below its no-answer score."""
+
+    def run(self, question, contexts):
+        from rag.reader_model import ReaderSpan
+
+        span = ReaderSpan(0, 0, 2, score=-30.0, null_score=0.0, probability=0.01)
+
+        class Reading:
+            def spans(self, per_window=1, within=None):
+                return [span]
+        return Reading()
+
+
+def test_the_readers_no_answer_abstains_unless_abstention_is_off():
+    assert extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE, reader=NoAnswerReader()).abstained
+    assert not extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, 0.0, reader=NoAnswerReader()).abstained

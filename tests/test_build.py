@@ -5,6 +5,7 @@ Real `python -m rag build` processes on a generated 2,000-article corpus with th
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
@@ -15,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.build import build_index, check_index, ensure_index
+from rag.build import add_to_index, build_index, check_index, ensure_index
 from rag.config import Config
 from rag.corpus import corpus_fingerprint_of, read_text
 from rag.errors import IndexBusy, IndexMismatch, IndexNotFound, RagError
 from rag.store.folder import Index
-from rag.store.layout import recover_interrupted
+from rag.store.layout import build_lock, recover_interrupted
 from rag.store.manifest import read_manifest
 from rag.pipeline import Pipeline
 from tests.conftest import ROOT
-from tests.helpers import HASH, _article, tree_digest, write_tiny_corpus
+from tests.helpers import HASH, article_file_text, tree_digest, write_tiny_corpus
 
 
 ARTICLES = 2000
@@ -164,7 +165,7 @@ def test_reader_during_the_swap_does_not_break_the_build(tiny, tmp_path, monkeyp
 
     monkeypatch.setattr(layout_module.os, "rename", rename_with_a_reader_in_between)
     corpus = write_tiny_corpus(tmp_path / "corpus2")
-    (corpus / "extra.txt").write_text(_article("新文章", "新的内容在这里。"), encoding="utf-8")
+    (corpus / "extra.txt").write_text(article_file_text("新文章", "新的内容在这里。"), encoding="utf-8")
     build_index(config.with_(corpus_dir=corpus))
     monkeypatch.undo()
     assert "extra.txt" in Index.load(index_dir, HASH).sources
@@ -220,3 +221,64 @@ def test_ensure_index_builds_once_then_loads(tiny_config, tiny_corpus):
         check_index(tiny_config)
     index, embedder, _ = ensure_index(tiny_config)  # stale: rebuilt
     assert embedder is not None and "改过的文章" in index.sources["pingdu.txt"]
+
+
+def test_rebuild_reuses_cached_embeddings(tiny_index):
+    report = build_index(tiny_index)
+    assert report.embedded == 0 and report.chunks > 0
+
+
+def test_add_embeds_only_new_articles(tiny_index, tmp_path):
+    new = tmp_path / "new.txt"
+    new.write_text("崂山区获评先进县\n\n本报青岛讯 崂山区清理生活垃圾66400吨，村庄覆盖率100%。", encoding="utf-8")
+    before = Index.load(tiny_index.index_dir, "hash:64")
+    report = add_to_index(tiny_index, [new])
+    after = Index.load(tiny_index.index_dir, "hash:64")
+    assert report.embedded == report.chunks >= 1
+    assert len(after.chunks) == len(before.chunks) + report.chunks
+    assert "new.txt" in after.sources
+    assert add_to_index(tiny_index, [new]).embedded == 0  # unchanged file: nothing re-embedded
+
+
+def test_second_build_at_once_fails_clearly(tiny_config):
+    with build_lock(tiny_config.index_dir):
+        with pytest.raises(IndexBusy, match="another build"):
+            build_index(tiny_config)
+
+
+def _slow_build(config):
+    import rag.store.layout as layout_module
+
+    original = layout_module.write_index
+
+    def slow(*args, **kwargs):
+        time.sleep(30)  # killed in here, before anything is swapped in
+        return original(*args, **kwargs)
+
+    layout_module.write_index = slow
+    import rag.write
+
+    rag.write.write_index = slow
+    build_index(config)
+
+
+def test_killed_build_leaves_previous_index_intact(tiny_index):
+    before = (tiny_index.index_dir / "chunks.jsonl").read_bytes()
+    (tiny_index.corpus_dir / "extra.txt").write_text("新文章\n\n本报讯 新的内容在这里。", encoding="utf-8")
+    process = multiprocessing.get_context("fork").Process(target=_slow_build, args=(tiny_index,))
+    process.start()
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    assert (tiny_index.index_dir / "chunks.jsonl").read_bytes() == before
+    Index.load(tiny_index.index_dir, "hash:64")
+    build_index(tiny_index)  # the dead build's lock does not block the next one
+
+
+def test_add_with_nothing_readable_changes_nothing(tiny_index, tmp_path):
+    from rag.errors import CorpusError
+
+    before = (tiny_index.index_dir / "manifest.json").read_bytes()
+    with pytest.raises(CorpusError, match="nothing to add"):
+        add_to_index(tiny_index, [tmp_path / "missing.txt"])
+    assert (tiny_index.index_dir / "manifest.json").read_bytes() == before

@@ -7,7 +7,7 @@ import pytest
 
 from rag.pipeline import EMPTY_QUESTION
 from tests.conftest import ROOT
-from tests.helpers import LINE_QUESTIONS, _damage, cli_args, no_traceback, run_cli
+from tests.helpers import LINE_QUESTIONS, damage_file, cli_args, no_traceback, run_cli
 
 
 def run(*args, stdin=None, cwd=ROOT):
@@ -170,7 +170,7 @@ def test_cli_damaged_index_exit_1_no_traceback(index_copy, damage):
         if how == "[]":
             (folder / name).write_text("[]")
         else:
-            _damage(folder / name, how)
+            damage_file(folder / name, how)
         expected = name
     result = run_cli("ask", "--json", *args, "平度市累计建成了多少万亩高标准农田？")
     no_traceback(result)

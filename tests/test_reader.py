@@ -15,6 +15,7 @@ def bundled():
     return load_reader("bundled")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question, sentence, expected", [
     ("鲍家屯村常住人口有多少？", "全村共有387户，常住人口912人。", "912人"),
     ("钟滨是哪一年出生的？", "钟滨，1960年出生，中共党员。", "1960年"),
@@ -31,6 +32,7 @@ def test_shipped_reader_marks_the_short_answer(bundled, question, sentence, expe
     assert span and sentence[span[0]:span[1]] == expected
 
 
+@pytest.mark.slow
 def test_short_answer_stays_inside_the_answer_sentence(bundled):
     from rag.reader import short_answer_span
 
@@ -39,6 +41,7 @@ def test_short_answer_stays_inside_the_answer_sentence(bundled):
     assert span is None or span[0] >= 8
 
 
+@pytest.mark.slow
 def test_reader_says_no_answer_for_an_unrelated_passage(bundled):
     from rag.reader import says_no_answer
 
@@ -111,6 +114,7 @@ def test_reader_does_not_override_abstention(tiny_index, tiny_qa_dir):
     assert pipeline.ask("青岛地铁1号线是哪一年开通的？").abstained
 
 
+@pytest.mark.slow
 def test_int8_runtime_gives_the_same_short_answer():
     from rag.reader import load_reader, short_answer_span
 

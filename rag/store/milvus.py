@@ -29,6 +29,7 @@ from rag.chunking import answer_sentences
 from rag.embedding_cache import passage_text
 from rag.errors import RagError
 from rag.lexical import STOPWORDS, jieba_ready, normalise
+from rag.store.dense import EXACT_SEARCH_LIMIT, IVF_NPROBE, ivf_nlist
 from rag.types import Chunk
 
 FORMAT = 1
@@ -37,8 +38,6 @@ TEXT_PART = 16_000  # characters per stored piece of a source text (≤ 48 kB of
 META_PART = 20_000
 BATCH = 1_000
 SENTENCE_SLOTS = 4096  # sid = row * SENTENCE_SLOTS + sentence number
-EXACT_SEARCH_LIMIT = 100_000  # as rag.store.dense: FLAT up to here, IVF_FLAT beyond
-IVF_NPROBE = 128
 SUFFIXES = ("", "_sent", "_text", "_vocab", "_meta")
 # Milvus's jieba analyzer keeps punctuation tokens; our BM25 drops them (rag.lexical.tokenize).
 PUNCTUATION = frozenset("，。、；：？！“”‘’（）《》【】—…·,.;:?!\"'()[]<>-/%")
@@ -97,7 +96,7 @@ def vector_index(count: int) -> dict:
     """The dense index for `count` chunks: exact search while it is fast enough, IVF beyond (as rag.store.dense)."""
     if count <= EXACT_SEARCH_LIMIT:
         return {"type": "FLAT", "build": {}, "search": {}}
-    nlist = 1 << int(round(np.log2(max(4 * np.sqrt(count), 64))))
+    nlist = ivf_nlist(count)  # FLAT up to EXACT_SEARCH_LIMIT, IVF_FLAT beyond, as the folder index
     return {"type": "IVF_FLAT", "build": {"nlist": nlist}, "search": {"nprobe": min(nlist, max(IVF_NPROBE, nlist // 128))}}
 
 
