@@ -1,4 +1,4 @@
-"""Hand-made answers over a small file, and a fake pipeline, for the render and app tests."""
+"""Hand-made passages and answers, and a fake pipeline, for the answer, sentence, render and app tests."""
 from __future__ import annotations
 
 import html
@@ -87,3 +87,12 @@ def assert_inert(fragment: str) -> None:
 # ------------------------------------------------------------------------------------------------
 # format_answer_html
 # ------------------------------------------------------------------------------------------------
+
+
+def make_passage(text: str, source: str = "a.txt", title: str = "", start: int = 0) -> Chunk:
+    """A chunk whose text is its file text from `start` (no cleaning)."""
+    return Chunk(text=text, source=source, title=title, start=start, end=start + len(text))
+
+
+FISH = make_passage("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目的一种。分布于印度洋及太平洋。体长可达50公分。以小鱼为食。",
+               title="黄鳍紫鱼", start=100)

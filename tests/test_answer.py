@@ -3,17 +3,9 @@ from __future__ import annotations
 
 from rag.answer import NO_ANSWER, extract_answer
 from rag.config import Config
-from rag.types import Chunk
+from tests.fake_answers import FISH, make_passage
 
 ABSTAIN_COVERAGE = Config().abstain_threshold
-
-
-def chunk(text: str, source: str = "a.txt", title: str = "", start: int = 0) -> Chunk:
-    return Chunk(text=text, source=source, title=title, start=start, end=start + len(text))
-
-
-PASSAGE = chunk("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目的一种。分布于印度洋及太平洋。体长可达50公分。以小鱼为食。",
-                title="黄鳍紫鱼", start=100)
 
 
 class FakeReader:
@@ -36,26 +28,26 @@ class FakeReader:
 
 
 def test_offsets_map_back_to_the_chunk():
-    answer = extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE,
+    answer = extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, ABSTAIN_COVERAGE,
                             reader=FakeReader("50公分"))
     assert not answer.abstained
     assert answer.short_answer == "50公分"
-    assert answer.text in PASSAGE.text and answer.short_answer in answer.text
-    assert PASSAGE.text[answer.span.start - PASSAGE.start:answer.span.end - PASSAGE.start] == answer.text
-    assert PASSAGE.text[answer.short_span.start - PASSAGE.start:answer.short_span.end - PASSAGE.start] == answer.short_answer
+    assert answer.text in FISH.text and answer.short_answer in answer.text
+    assert FISH.text[answer.span.start - FISH.start:answer.span.end - FISH.start] == answer.text
+    assert FISH.text[answer.short_span.start - FISH.start:answer.short_span.end - FISH.start] == answer.short_answer
 
 
 def test_abstains_when_the_question_content_is_missing():
-    answer = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE)
+    answer = extract_answer("青岛地铁1号线是哪一年开通的？", [FISH], 5, ABSTAIN_COVERAGE)
     assert answer.abstained and answer.text == NO_ANSWER and answer.score < ABSTAIN_COVERAGE
-    assert answer.citations == (PASSAGE,)
-    never = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, -1.0)
+    assert answer.citations == (FISH,)
+    never = extract_answer("青岛地铁1号线是哪一年开通的？", [FISH], 5, -1.0)
     assert not never.abstained
 
 
 def test_english_question_is_not_abstained_on_lexical_coverage():
-    answer = extract_answer("How long is the fish?", [PASSAGE], 5, ABSTAIN_COVERAGE)
-    assert not answer.abstained and answer.chunk == PASSAGE
+    answer = extract_answer("How long is the fish?", [FISH], 5, ABSTAIN_COVERAGE)
+    assert not answer.abstained and answer.chunk == FISH
 
 
 def test_no_chunks():
@@ -63,7 +55,7 @@ def test_no_chunks():
 
 
 def test_a_place_the_question_names_must_be_in_the_answers_article():
-    pingdu = chunk("平度市累计建成高标准农田155.2万亩。", title="平度农田")
+    pingdu = make_passage("平度市累计建成高标准农田155.2万亩。", title="平度农田")
     assert extract_answer("胶州市累计建成了多少万亩高标准农田？", [pingdu], 5, ABSTAIN_COVERAGE).abstained
     assert not extract_answer("平度市累计建成了多少万亩高标准农田？", [pingdu], 5, ABSTAIN_COVERAGE).abstained
     # A threshold ≤ 0 turns every abstention rule off, the place rule too.
@@ -71,12 +63,12 @@ def test_a_place_the_question_names_must_be_in_the_answers_article():
 
 
 def test_answer_to_dict_gives_spans_or_none():
-    answer = extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE, reader=FakeReader("50公分"))
+    answer = extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, ABSTAIN_COVERAGE, reader=FakeReader("50公分"))
     data = answer.to_dict()
     assert data["span"] == {"start": answer.span.start, "end": answer.span.end}
     assert data["short_span"]["end"] - data["short_span"]["start"] == len("50公分")
-    assert data["citations"][0]["text"] == PASSAGE.text and data["latency_ms"] is None
-    abstention = extract_answer("青岛地铁1号线是哪一年开通的？", [PASSAGE], 5, ABSTAIN_COVERAGE).to_dict()
+    assert data["citations"][0]["text"] == FISH.text and data["latency_ms"] is None
+    abstention = extract_answer("青岛地铁1号线是哪一年开通的？", [FISH], 5, ABSTAIN_COVERAGE).to_dict()
     assert abstention["abstained"] and abstention["span"] is None and abstention["short_span"] is None
 
 
@@ -95,5 +87,5 @@ class NoAnswerReader:
 
 
 def test_the_readers_no_answer_abstains_unless_abstention_is_off():
-    assert extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, ABSTAIN_COVERAGE, reader=NoAnswerReader()).abstained
-    assert not extract_answer("黄鳍紫鱼体长多少？", [PASSAGE], 5, 0.0, reader=NoAnswerReader()).abstained
+    assert extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, ABSTAIN_COVERAGE, reader=NoAnswerReader()).abstained
+    assert not extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, 0.0, reader=NoAnswerReader()).abstained

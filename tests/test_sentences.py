@@ -4,19 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from rag.sentences import FEATURES, WEIGHTS, WEIGHTS_LEXICAL, answer_window, score_sentences, sentence_features
-from rag.types import Chunk
-
-
-def chunk(text: str, source: str = "a.txt", title: str = "", start: int = 0) -> Chunk:
-    return Chunk(text=text, source=source, title=title, start=start, end=start + len(text))
-
-
-PASSAGE = chunk("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目的一种。分布于印度洋及太平洋。体长可达50公分。以小鱼为食。",
-                title="黄鳍紫鱼", start=100)
+from tests.fake_answers import FISH, make_passage
 
 
 def test_score_sentences_prefers_the_sentence_with_the_asked_words():
-    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE, chunk("今天天气很好。", source="b.txt")])
+    hits = score_sentences("黄鳍紫鱼体长多少？", [FISH, make_passage("今天天气很好。", source="b.txt")])
     best = hits[0]
     assert best.chunk.text[best.start:best.end] == "体长可达50公分。"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -24,39 +16,20 @@ def test_score_sentences_prefers_the_sentence_with_the_asked_words():
 
 
 def test_answer_window_is_contiguous():
-    hits = score_sentences("黄鳍紫鱼体长多少？", [PASSAGE])
+    hits = score_sentences("黄鳍紫鱼体长多少？", [FISH])
     start, end = answer_window(hits)
     assert start <= hits[0].start and hits[0].end <= end
-    assert PASSAGE.text[start:end].count("体长可达50公分") == 1
-
-
-class FakeReader:
-    """Proposes one fixed span of the passage, confidently (the real reader is tested in test_reader.py)."""
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def run(self, question, contexts):
-        from rag.reader_model import ReaderSpan
-
-        start = contexts[0].index(self.answer)
-        span = ReaderSpan(0, start, start + len(self.answer), score=10.0, null_score=0.0, probability=0.9)
-
-        class Reading:
-            def spans(self, per_window=1, within=None):
-                inside = not within or (within[0] <= span.start and span.end <= within[1])
-                return [span] if inside else []
-        return Reading()
+    assert FISH.text[start:end].count("体长可达50公分") == 1
 
 
 def test_features_one_row_per_answer_sentence_in_feature_order():
-    hits, rows = sentence_features("黄鳍紫鱼体长多少？", [PASSAGE])
+    hits, rows = sentence_features("黄鳍紫鱼体长多少？", [FISH])
     assert rows.shape == (len(hits), len(FEATURES)) and set(WEIGHTS) == set(WEIGHTS_LEXICAL) == set(FEATURES)
     assert all(h.score == 0 for h in hits) and rows[:, FEATURES.index("similarity")].tolist() == [0] * len(hits)
 
 
 def test_answer_sentence_runs_over_semicolons():
-    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。", title="假苹婆")
+    flower = make_passage("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。", title="假苹婆")
     best = score_sentences("假苹婆的花是什么样的？", [flower])[0]
     assert flower.text[best.start:best.end] == "花为圆锥花序腋生，雌雄同株；花淡红色，无花冠。"
 
@@ -64,13 +37,13 @@ def test_answer_sentence_runs_over_semicolons():
 def test_similarity_picks_the_sentence_when_no_words_are_shared():
     """An English question shares no words with the passage: the sentence vectors decide."""
     sentences = ["黄鳍紫鱼分布于印度洋。", "体长可达50公分。", "栖息在珊瑚礁区。"]
-    passage = chunk("".join(sentences), title="黄鳍紫鱼")
+    passage = make_passage("".join(sentences), title="黄鳍紫鱼")
     cosines = {0: [0.80, 0.86, 0.81]}
     hits = score_sentences("How long does it grow?", [passage], lambda c: np.array(cosines[0]))
     assert passage.text[hits[0].start:hits[0].end] == "体长可达50公分。"
     # A similarity function that has nothing for a chunk (None or the wrong length) marks it unknown, and
     # the question is then scored with the weights fitted without similarity.
-    other = chunk("今天天气很好。黄鳍紫鱼体长可达50公分。", source="b.txt")
+    other = make_passage("今天天气很好。黄鳍紫鱼体长可达50公分。", source="b.txt")
     for nothing in (None, np.zeros(1)):
         _, rows = sentence_features("How long?", [passage], lambda c: nothing)
         assert np.isnan(rows[:, FEATURES.index("similarity")]).all()
@@ -81,18 +54,18 @@ def test_similarity_picks_the_sentence_when_no_words_are_shared():
 
 def test_question_type_cues():
     """"Why" is answered by a sentence with 因为/由于…, "how tall" by a number with a length unit."""
-    passage = chunk("鸡毛松是纽西兰特有种。树高可达55米，木材可制矛。毛利人称它为卡希卡提亚。", title="纽西兰鸡毛松")
+    passage = make_passage("鸡毛松是纽西兰特有种。树高可达55米，木材可制矛。毛利人称它为卡希卡提亚。", title="纽西兰鸡毛松")
     hits, rows = sentence_features("纽西兰鸡毛松有多高？", [passage])
     unit = rows[:, FEATURES.index("unit")]
     assert [passage.text[h.start:h.end] for h, u in zip(hits, unit) if u] == ["树高可达55米，木材可制矛。"]
     best = score_sentences("纽西兰鸡毛松有多高？", [passage])[0]
     assert passage.text[best.start:best.end] == "树高可达55米，木材可制矛。"
-    hits, rows = sentence_features("为什么称它为笨蛋水果？", [chunk("维生素C含量高。因此它被称为笨蛋水果。")])
+    hits, rows = sentence_features("为什么称它为笨蛋水果？", [make_passage("维生素C含量高。因此它被称为笨蛋水果。")])
     assert rows[:, FEATURES.index("cue")].tolist() == [0.0, 1.0]
 
 
 def test_window_joins_the_reason_before_a_sentence_that_links_back():
-    passage = chunk("猴面包树原产非洲。果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。", title="猴面包树")
+    passage = make_passage("猴面包树原产非洲。果实的钙含量比菠菜高一半。因此它被称为笨蛋水果。", title="猴面包树")
     hits = score_sentences("为什么称猴面包树为笨蛋水果？", [passage])
     assert passage.text[hits[0].start:hits[0].end] == "因此它被称为笨蛋水果。"
     start, end = answer_window(hits, "为什么称猴面包树为笨蛋水果？")
@@ -100,7 +73,7 @@ def test_window_joins_the_reason_before_a_sentence_that_links_back():
 
 
 def test_window_is_wider_for_descriptive_questions():
-    flower = chunk("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。果期秋季。", title="假苹婆")
+    flower = make_passage("假苹婆是梧桐科植物。花为圆锥花序腋生，雌雄同株。花淡红色，无花冠，花萼5裂。果期秋季。", title="假苹婆")
     hits = score_sentences("假苹婆的花是什么颜色？", [flower])
     assert flower.text[hits[0].start:hits[0].end] == "花淡红色，无花冠，花萼5裂。"
     assert answer_window(hits, "假苹婆的花是什么颜色？", margin=0.0) == (hits[0].start, hits[0].end)
@@ -109,7 +82,7 @@ def test_window_is_wider_for_descriptive_questions():
 
 
 def test_a_sentence_that_only_starts_like_a_link_back_stands_alone():
-    passage = chunk("工程于去年开工。这样的设计使大桥更稳固。", title="大桥")
+    passage = make_passage("工程于去年开工。这样的设计使大桥更稳固。", title="大桥")
     hits = score_sentences("大桥的设计有什么好处？", [passage])
     assert passage.text[hits[0].start:hits[0].end] == "这样的设计使大桥更稳固。"
     start, _ = answer_window(hits, "大桥的设计有什么好处？", margin=0.0)
