@@ -10,6 +10,7 @@ own to a temporary folder), so run this after a change to the app's look and com
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -31,25 +32,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_app(index: Path, log: Path) -> tuple[subprocess.Popen, str]:
+@contextlib.contextmanager
+def serve_app(log: Path, timeout: float = 90, **env_vars: str):
+    """Run `python app.py` on a free port with extra environment variables; yield its URL. Raises
+    RuntimeError (naming the log) when it exits or does not answer within `timeout` seconds.
+    tests/test_browser.py serves the app the same way."""
     port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "RAG_INDEX": str(index)}
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env_vars}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"error: app.py exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app.py did not answer on {url} within {timeout:.0f} s:\n"
+                                   f"{log.read_text(errors='replace')}")
             time.sleep(0.25)
-    proc.terminate()
-    sys.exit(f"error: app.py did not answer on {url} within 90 s; see {log}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _ask_and_open_first_citation(page) -> None:
@@ -78,9 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / ".screenshots-app.log"
-    proc, url = _start_app(args.index.resolve(), log)
     try:
-        with sync_playwright() as p:
+        with serve_app(log, RAG_INDEX=str(args.index.resolve())) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1300})
             page.goto(url)
@@ -95,12 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             page.wait_for_timeout(400)
             page.screenshot(path=str(args.out / "screenshot-narrow.png"), full_page=True)
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     log.unlink(missing_ok=True)
     print(f"wrote {args.out / 'screenshot.png'} and {args.out / 'screenshot-narrow.png'}")
     return 0

@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS, serve_app  # the one way the app is served in a browser
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = Path(os.environ.get("RAG_INDEX") or ROOT / "index")  # the committed index by default
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+
 QUESTION = "平度市累计建成了多少万亩高标准农田？"
 XSS_QUESTION = '<img src=x onerror="window.__xss=1">平度<script>window.__xss=2</script>'
 MD_QUESTION = "![x](http://evil.invalid/x.png) [click](javascript:window.__xss=3) 平度"
@@ -43,45 +36,15 @@ if not (INDEX / "manifest.json").exists():
     pytest.skip(f"{INDEX} is not built yet: python -m rag build", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _serve(log: Path, **env_vars: str):
-    """Run `python app.py` on a free port with extra env vars; yield its URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           **env_vars}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within 60 s:\n{log.read_text(errors='replace')}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
+    """`python app.py` on a free port (scripts/screenshots.py serve_app); a start that fails fails the test."""
+    with contextlib.ExitStack() as stack:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            url = stack.enter_context(serve_app(log, timeout=60, **env_vars))
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield url
 
 
 @pytest.fixture(scope="module")
