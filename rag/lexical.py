@@ -61,9 +61,13 @@ def jieba_ready():
 
 def tokenize(text: str) -> list[str]:
     """jieba search-mode tokens of the normalised text, without stopwords and punctuation."""
-    jieba = jieba_ready()
+    return search_tokens(normalise(text))
+
+
+def search_tokens(normalised: str) -> list[str]:
+    """tokenize for text already normalised (rag.question.analyse has it at hand)."""
     return [
-        token for token in jieba.lcut_for_search(normalise(text))
+        token for token in jieba_ready().lcut_for_search(normalised)
         if token.strip() and _TOKEN.search(token) and token not in STOPWORDS
     ]
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.lexical import normalise, place_names, to_simplified, tokenize
+from rag.lexical import normalise, place_names, search_tokens, to_simplified
 
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -106,7 +106,7 @@ def analyse(text: str) -> Question:
     asks_count = wh in _COUNT_WORDS or "比例" in normalised or "百分" in normalised
     return Question(
         text=text, normalised=normalised, simplified=to_simplified(text), language="zh" if chinese else "other", wh=wh, before=before, after=after,
-        tokens=tuple(tokenize(text)), places=tuple(place_names(normalised)) if chinese else (),
+        tokens=tuple(search_tokens(normalised)), places=tuple(place_names(normalised)) if chinese else (),
         kinds=frozenset(name for name, pattern in ANSWER_KINDS.items() if pattern.search(normalised)),
         asks_number=asks_count or any(w in normalised for w in _DATE_WORDS),
         descriptive=wh in _DESCRIPTIVE_WH if chinese else bool(_ENGLISH_DESCRIPTIVE.search(text)),
