@@ -25,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.common import latency_stats  # noqa: E402
+
 DIM, TOKENS, QUERIES, BATCH = 384, 100, 200, 2000
 
 
@@ -50,12 +52,6 @@ def material(n: int, seed: int = 0):
     return vectors, texts
 
 
-def stats(ms: list[float]) -> dict:
-    from rag.metrics import percentile
-
-    return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
-
-
 def timed_queries(search, queries) -> dict:
     search(queries[0])
     ms = []
@@ -63,7 +59,7 @@ def timed_queries(search, queries) -> dict:
         t = time.perf_counter()
         search(q)
         ms.append((time.perf_counter() - t) * 1000)
-    return stats(ms)
+    return latency_stats(ms)  # p50/p95 (and mean, n) as every other benchmark reports them
 
 
 def rss_gib() -> float:
