@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from rag.lexical import normalise
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
+from rag.spans import says_no_answer, sentence_around, shows_short, trimmed
 from rag.types import Answer, Chunk, Span
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
@@ -41,31 +42,42 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
     if not hits:
         return abstention
     best = hits[0]
-    chunk = best.chunk
     if abstain and question.chinese and coverage < threshold:
         return abstention
+    read = read_passages(reader, question, chunks, hits) if reader is not None else []
+    chunk = chunks[read[0].rank] if read else best.chunk
     if abstain and question.places:
         context = normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))
         if any(place not in context for place in question.places):
             return abstention
+    if reader is not None and abstain and says_no_answer(read, question.chinese):
+        return abstention
+    if read:
+        pick = read[0]
+        start, end = sentence_around(chunk.text, pick.span.start, pick.span.end)
+        short = trimmed(chunk.text, pick.span.start, pick.span.end) if shows_short(pick) else None
+        return _answer(asked, chunk, chunks, k, start, end, short, best.coverage, notes)
     start, end = answer_window(hits, question)
-    short = None
-    if reader is not None:
-        from rag.reader import reading_range, says_no_answer, short_answer_span
+    return _answer(asked, chunk, chunks, k, start, end, None, best.coverage, notes)
 
-        lo, hi = reading_range(chunk.text, start, end)
-        reading = reader.run(question.simplified, [chunk.text[lo:hi]])  # read once, searched twice
-        if abstain and says_no_answer(reading, question.chinese):
-            return abstention
-        if not question.descriptive:
-            short = short_answer_span(reading, chunk.text[lo:hi], (start - lo, end - lo))
-            short = (short[0] + lo, short[1] + lo) if short else None
+
+def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> list:
+    """The reader's candidate spans over the top READ_PASSAGES passages, best first (rag.spans.combine)."""
+    from rag.spans import READ_PASSAGES, SPANS_PER_WINDOW, combine
+
+    read = chunks[:READ_PASSAGES]
+    spans = reader.run(question.simplified, [c.text for c in read]).spans(per_window=SPANS_PER_WINDOW)
+    return combine(spans, hits, list(range(len(read))))
+
+
+def _answer(asked: str, chunk: Chunk, chunks: Sequence[Chunk], k: int, start: int, end: int,
+            short: tuple[int, int] | None, score: float, notes: tuple[str, ...]) -> Answer:
     citations = (chunk,) + tuple(c for c in chunks if c.id != chunk.id)[: k - 1]
     return Answer(
         question=asked, text=chunk.text[start:end], chunk=chunk, span=file_span(chunk, start, end),
         short_answer=chunk.text[short[0]:short[1]] if short else "",
         short_span=file_span(chunk, *short) if short else None,
-        score=best.coverage, citations=citations, notes=notes,
+        score=score, citations=citations, notes=notes,
     )
 
 

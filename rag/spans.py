@@ -1,0 +1,102 @@
+"""From the reader's spans to the answer: which span, the sentence that holds it, whether it is shown as
+the short answer, and whether the reader's evidence says the passages do not answer.
+
+The reader (rag.reader.load_reader) reads the top READ_PASSAGES retrieved passages whole, in one batch,
+and proposes SPANS_PER_WINDOW spans in each window. Each span's reader score (start + end logit) is
+combined with the retrieval evidence: the passage's rank and the sentence scorer's score for the
+sentence that holds the span (rag.sentences). The best combined span is the answer; its sentence is the
+answer sentence. Pure functions over ReaderSpan and SentenceHit; the constants are fitted on CMRC 2018
+train articles held back from the reader's training (`python scripts/fit_reader_answer.py`, README
+"How the reader answers").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from rag.chunking import answer_sentences
+from rag.reader_model import ReaderSpan
+from rag.sentences import SentenceHit
+
+READ_PASSAGES = 3
+SPANS_PER_WINDOW = 3
+RANK_WEIGHT = 1.0  # reader logits lost per retrieval rank
+SENTENCE_WEIGHT = 0.0  # reader logits gained per point of sentence score (relative to the best sentence)
+SHOW_PROBABILITY = 0.5  # P(start)·P(end) at or above which the span is shown as the short answer
+NO_ANSWER_MARGIN = -20.0  # best span score minus no-answer score below this: the passages do not answer
+ENGLISH_NO_ANSWER_MARGIN = -8.0  # a question without Chinese text has no coverage rule to back it
+_EDGE = "，,。；;：:、 \n“”\"'（）()！？!?《》"
+_EDGE_PAIRS = {"《": "》", "“": "”", "（": "）", "(": ")"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reader span with its evidence; `combined` orders the candidates."""
+    span: ReaderSpan  # offsets into the text of the passage it was read from
+    rank: int  # retrieval rank of that passage (0: first)
+    sentence_score: float  # the sentence scorer's score of the sentence holding it, minus the best one's
+    combined: float
+
+    @property
+    def margin(self) -> float:
+        return self.span.margin
+
+
+def combine(spans: Sequence[ReaderSpan], hits: Sequence[SentenceHit], ranks: Sequence[int],
+            rank_weight: float | None = None, sentence_weight: float | None = None) -> list[Candidate]:
+    """Candidates best first. `ranks[i]` is the retrieval rank of the i-th passage read; `hits` are the
+    scored sentences of the retrieved passages (rank = retrieval rank). Weights default to the fitted ones."""
+    rank_weight = RANK_WEIGHT if rank_weight is None else rank_weight
+    sentence_weight = SENTENCE_WEIGHT if sentence_weight is None else sentence_weight
+    best_sentence = max((h.score for h in hits), default=0.0)
+    by_rank: dict[int, list[SentenceHit]] = {}
+    for hit in hits:
+        by_rank.setdefault(hit.rank, []).append(hit)
+    out = []
+    for span in spans:
+        rank = ranks[span.context_index]
+        holding = [h.score for h in by_rank.get(rank, ()) if h.start <= span.start < h.end]
+        relative = (max(holding) if holding else best_sentence) - best_sentence
+        out.append(Candidate(span, rank, relative, span.score - rank_weight * rank + sentence_weight * relative))
+    return sorted(out, key=lambda c: -c.combined)
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The answer sentence(s) of text that hold text[start:end]."""
+    sentences = [(a, b) for a, b in answer_sentences(text) if a < end and start < b]
+    if not sentences:
+        return start, end
+    return min(start, sentences[0][0]), max(end, sentences[-1][1])
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span without punctuation or spaces at its edges (brackets kept where both are inside), or None."""
+    while start < end and text[start] in _EDGE and not _closes_inside(text, start, end):
+        start += 1
+    while end > start and text[end - 1] in _EDGE and not _opens_inside(text, start, end):
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _closes_inside(text: str, start: int, end: int) -> bool:
+    closing = _EDGE_PAIRS.get(text[start])
+    return closing is not None and closing in text[start + 1:end]
+
+
+def _opens_inside(text: str, start: int, end: int) -> bool:
+    last = text[end - 1]
+    return any(close == last and open_ in text[start:end - 1] for open_, close in _EDGE_PAIRS.items())
+
+
+def shows_short(candidate: Candidate, threshold: float | None = None) -> bool:
+    """The reader is sure enough of its span to show it as the short answer (default: SHOW_PROBABILITY)."""
+    return candidate.span.probability >= (SHOW_PROBABILITY if threshold is None else threshold)
+
+
+def says_no_answer(candidates: Sequence[Candidate], chinese: bool = True) -> bool:
+    """True when no span read beats the no-answer position by the margin (ENGLISH_NO_ANSWER_MARGIN for a
+    question without Chinese text, which the coverage rule cannot judge)."""
+    if not candidates:
+        return True
+    return max(c.margin for c in candidates) < (NO_ANSWER_MARGIN if chinese else ENGLISH_NO_ANSWER_MARGIN)
+
