@@ -28,7 +28,7 @@ def _config(args: argparse.Namespace) -> Config:
 def cmd_build(args) -> int:
     from rag.build import build_index
 
-    report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress)
+    report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress, keep_added=not args.drop_added)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
@@ -137,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", dest="chunk_size", type=int)
     p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument("--drop-added", dest="drop_added", action="store_true",
+                   help="leave out the files `add` put in (by default a build over an existing index keeps them)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("add", help="add article files (or folders) without re-embedding the rest")
