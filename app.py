@@ -119,6 +119,8 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             concurrency_id=PIPELINE_QUEUE)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")
+        # The chat's own trash icon clears the conversation too: a follow-up after it has nothing to follow.
+        chatbot.clear(lambda: ([], None), None, [asked, pending], queue=False, api_visibility="private")
 
         gr.api(make_api_fn(pipeline, load_error), api_name="ask", concurrency_id=PIPELINE_QUEUE)
     return demo

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.errors import RagError
+from rag.report import count
 from rag.types import Answer, Chunk
 
 # The repository root, where app.py and (by default) the index live: the status line shows an index
@@ -96,7 +97,9 @@ def _citation_html(number: int, chunk: Chunk, answer: Answer,
         fallback = (f'<div class="rag-note">原文不可用，显示清理后的段落 '
                     f'(original text unavailable: {esc(problem)}; showing the cleaned passage)</div>')
     spans = _answer_spans(answer, chunk) if not fallback else []
-    contains = bool(spans)
+    # Overlapping passages of the same file may all hold the answer sentence (highlighted in each); the tag
+    # goes only on the passage the answer was taken from.
+    contains = bool(spans) and answer.chunk is not None and chunk.id == answer.chunk.id
     title = chunk.title or chunk.source
     metadata = chunk.metadata or {}
     meta_parts = []
@@ -179,6 +182,10 @@ def format_question_html(question: str) -> str:
     return f'<div class="rag-question">{esc(question)}</div>'
 
 
+def _counted(number: Any, noun: str) -> str:
+    return count(number, noun) if isinstance(number, int) else f"? {noun}s"
+
+
 def status_html(info: dict | None, error: str | None = None, root: Path = APP_ROOT) -> str:
     if error:
         return (f'<div class="rag-status rag-status-error">⚠ 索引未加载 The index could not be loaded: '
@@ -195,7 +202,7 @@ def status_html(info: dict | None, error: str | None = None, root: Path = APP_RO
         '<div class="rag-status">'
         f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
         f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
-        f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
+        f'{esc(_counted(info.get("articles"), "article"))} · {esc(_counted(info.get("chunks"), "chunk"))}'
         f'{reader}{note}</div>'
     )
 

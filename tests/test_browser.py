@@ -192,3 +192,25 @@ def test_app_starts_and_explains_when_the_index_cannot_load(browser, tmp_path):
         error = page.locator("#rag-chat .rag-error").last.inner_text()
         assert "no-corpus" in error and "Traceback" not in page.content()
         page.close()
+
+
+def test_one_answer_tag_and_the_chats_own_clear_forgets_the_conversation(server, browser, tmp_path):
+    """Issue 21: only the passage the answer was taken from carries the answer tag (item 6), though an
+    overlapping passage of the same file holds the sentence too; the chat's own trash icon clears the
+    conversation as the Clear button does, so a follow-up after it is not read against the cleared
+    question (item 4) but asks for a full question (item 5)."""
+    page = _open_page(browser, server, 1280, 1300)
+    _ask(page, "胶州市探索成立了几个片区联合党委？", 0)
+    _ask(page, "崂山区村庄清洁行动清理了多少吨生活垃圾？", 1)  # two citations overlap its answer sentence
+    reply = page.locator("#rag-chat .rag-reply").last
+    cites = reply.locator("details.rag-cite")
+    assert reply.locator(".rag-badge").count() == 1 and cites.first.locator(".rag-badge").count() == 1
+    for i in range(cites.count()):
+        cites.nth(i).locator("summary").click()
+    assert sum(cites.nth(i).locator("mark.rag-hl").count() > 0 for i in range(cites.count())) >= 2
+    page.locator("#rag-chat button[aria-label='Clear']").click()
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-reply').length === 0", timeout=5000)
+    _ask(page, "那平度呢？", 0)
+    text = page.locator("#rag-chat .rag-reply").last.inner_text()
+    assert "前面还没有问题" in text and "理解为" not in text, text
+    page.close()

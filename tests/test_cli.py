@@ -78,6 +78,15 @@ def test_cli_ask_json_hostile_stdin(tiny):
     assert by_name["html"]["question"].startswith("<script>")
 
 
+def test_cli_follow_up_without_context_asks_for_a_full_question(tiny):
+    """`ask --json` reads each line on its own: a follow-up gets the request for a full question."""
+    from rag.dialogue import FOLLOW_UP_WITHOUT_CONTEXT
+
+    result = run_cli("ask", "--json", *cli_args(tiny), stdin="那平度呢？\n".encode())
+    row = json.loads(result.stdout)
+    assert result.returncode == 0 and row["abstained"] and row["answer"] == FOLLOW_UP_WITHOUT_CONTEXT
+
+
 def test_cli_ask_text_hostile_stdin(tiny):
     names, stdin = _stdin_lines()
     result = run_cli("ask", *cli_args(tiny), stdin=stdin)

@@ -45,6 +45,17 @@ def test_citation_shows_original_text_with_answer_highlighted():
     assert "<mark" not in second and "rag-badge" not in second
 
 
+def test_only_the_answers_own_passage_carries_the_answer_tag():
+    """Issue 21, item 6: an overlapping passage of the same file holds the answer sentence too (it is
+    highlighted there), but the "answer" tag is on the passage the answer was taken from only."""
+    overlapping = make_chunk(start=FILE_TEXT.index("本报"), score=0.4)
+    answer = make_answer(citations=(make_answer().chunk, overlapping))
+    out = render.format_answer_html(answer, original_text)
+    first, second = out.split('<details class="rag-cite"')[1:]
+    assert first.count("rag-badge") == 1 and "rag-badge" not in second
+    assert '<mark class="rag-hl">' in second
+
+
 def test_highlight_offsets_are_relative_to_the_chunk():
     start = FILE_TEXT.index("本报")
     chunk = make_chunk(start=start, end=len(FILE_TEXT))
