@@ -47,7 +47,7 @@ def cmd_add(args) -> int:
     return 0
 
 
-def _format_answer(answer, original_text) -> str:
+def _format_answer(answer) -> str:
     lines = []
     for note in answer.notes:
         lines.append(f"({note})")
@@ -57,8 +57,11 @@ def _format_answer(answer, original_text) -> str:
         if answer.short_answer:
             lines.append(f"答案: {answer.short_answer}")
         lines.append(f"原文: {answer.text} [1]")
+    from rag.render import reading_text
+
     for number, chunk in enumerate(answer.citations, start=1):
-        passage = " ".join(original_text(chunk).split())
+        # The cleaned passage (captions out, column breaks rejoined) on one line; `--json` has the exact text.
+        passage = reading_text(chunk.text)
         lines.append(f"[{number}] {chunk.source} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
         lines.append(f"    {passage[:300]}{'…' if len(passage) > 300 else ''}")
     return "\n".join(lines)
@@ -89,7 +92,7 @@ def cmd_ask(args) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(pipeline.original_text), ensure_ascii=False), flush=True)
         else:
-            print(_format_answer(answer, pipeline.original_text), flush=True)
+            print(_format_answer(answer), flush=True)
     return status
 
 

@@ -7,6 +7,7 @@ reply; app.py's Chatbot renders replies as sanitised HTML with Markdown and LaTe
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,6 +40,22 @@ def esc(text: object) -> str:
     s = str(text).translate(_ESCAPE_TABLE)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     return s.replace("\n", "<br>")
+
+
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’—…·]")
+_HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+
+
+def reading_text(text: str) -> str:
+    """A passage on one line as a reader reads it: `#` heading marks gone, line breaks joined with nothing
+    between Chinese characters ("粮食院" + "士专家", a sentence cut by a page column) and with a space
+    elsewhere. For terminals; the exact file text stays in the JSON and the chat's citations."""
+    lines = [line.strip() for line in _HEADING_MARK.sub("", text).splitlines() if line.strip()]
+    out = ""
+    for line in lines:
+        glue = "" if not out or (_CJK.match(out[-1]) and _CJK.match(line[0])) else " "
+        out += glue + " ".join(line.split())
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
