@@ -21,6 +21,7 @@ import gradio as gr
 from rag.config import Config
 from rag.errors import RagError
 from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, status_html
+from rag.types import AnswerDict
 
 HERE = Path(__file__).resolve().parent
 CSS_PATH = HERE / "static" / "app.css"
@@ -41,8 +42,8 @@ PIPELINE_QUEUE = "pipeline"
 def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, int], dict]:
     """The function behind the `/ask` endpoint (rag.render.answer_json; errors as gr.Error)."""
 
-    def ask(question: str, top_k: int = TOP_K_DEFAULT) -> dict:
-        """Answer a question from the news articles. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms and notes."""
+    def ask(question: str, top_k: int = TOP_K_DEFAULT) -> AnswerDict:
+        """Answer a question from the news articles. top_k: passages to cite, a whole number from 1 to 100. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms, notes, span and short_span."""
         if pipeline is None:
             raise gr.Error(load_error or "The index is not loaded.")
         try:
@@ -50,6 +51,9 @@ def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, 
         except RagError as error:
             raise gr.Error(str(error)) from error
 
+    # The class itself, not the string `from __future__ import annotations` leaves: gradio reads the return
+    # annotation as it is to declare the result's fields on the API page and to gradio_client.
+    ask.__annotations__["return"] = AnswerDict
     return ask
 
 

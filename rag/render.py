@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from rag.config import check_top_k
 from rag.errors import RagError
 from rag.report import count
-from rag.types import Answer, Chunk
+from rag.types import Answer, AnswerDict, Chunk
 
 # The repository root, where app.py and (by default) the index live: the status line shows an index
 # folder below it relative to it.
@@ -277,7 +278,8 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
     return add_question, add_answer
 
 
-def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> dict:
-    """What the app's `/ask` endpoint returns: Answer.to_dict, citations in their original text."""
-    answer = pipeline.ask(str(question or ""), top_k=clamp_top_k(top_k))
+def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> AnswerDict:
+    """What the app's `/ask` endpoint returns: Answer.to_dict, citations in their original text. top_k follows
+    the CLI's rule (rag.config.check_top_k: out of range is a ConfigError, not quietly changed)."""
+    answer = pipeline.ask(str(question or ""), top_k=check_top_k(top_k))
     return answer.to_dict(original_text_of(pipeline))

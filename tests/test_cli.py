@@ -45,7 +45,8 @@ def test_build_on_a_folder(tiny_corpus, tmp_path):
 
 def test_bad_setting_exit_code(tmp_path):
     result = run("ask", "--top-k", "0", "问题")
-    assert result.returncode == 1 and "top_k" in result.stderr
+    # The same rule, and the same words, as the app's /ask (rag.config.check_top_k; tests/test_app.py).
+    assert result.returncode == 1 and "top_k must be an integer in [1, 100], got 0" in result.stderr
 
 
 # ----------------------------------------------------------------------------------------------
