@@ -20,6 +20,11 @@ _BYLINE_BOX = re.compile(r"^□\s*(?:本报)?(?:记者|通讯员|作者)")
 # A bare closing byline such as "观海新闻/青岛晚报 记者 马丙政 通讯员 李颖慧" or "本报通讯员 王超".
 _BYLINE_BARE = re.compile(r"^[^，。,；;！？]{0,24}(?:记者|通讯员)\s*[\u4e00-\u9fff]{2,4}(?:\s+[^，。,；;！？]{1,20})*$")
 _BYLINE_PAREN = re.compile(r"[（(]([^（()）]{0,40}?(?:记者|通讯员|作者)[:：\s][^（()）]{1,60})[)）]\s*$")
+# A byline inside body text, usually right after the dateline: "本报讯（记者 王立新 通讯员 李明）近日，…".
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_BYLINE_INLINE = re.compile(
+    r"\s*[（(](?:[^（()），。,；;]{0,20}?\s)?(?:本报)?(?:记者|通讯员)[\s:：]*" + _NAME
+    + r"(?:[\s、，,]+(?:(?:本报)?(?:记者|通讯员)[\s:：]*)?" + _NAME + r")*\s*[)）]\s*")
 _DATELINE = re.compile(r"^\s*本报(?P<place>[^\s\d讯记通]{0,6}?)(?P<date>\d{1,2}月\d{1,2}日)?讯(?!员)")
 _CAPTION_MARK = re.compile(r"[（(](?:资料图|图片|摄|供图|图)[^（()）]{0,12}[)）]\s*$|摄\s*$|^图为")
 _MASTHEAD = re.compile(r"([\u4e00-\u9fff]{2,6}(?:日报|晚报|早报|时报|新闻))")
@@ -109,6 +114,22 @@ def _byline_metadata(text: str) -> dict[str, str]:
     if paper and "本报" not in paper and "通讯员" not in paper and len(paper) <= 30:
         meta["newspaper"] = paper
     return meta
+
+
+def _without_inline_bylines(line: str, start: int, metadata: dict[str, str]) -> list[tuple[str, int, int]]:
+    """The body line as pieces (text, file start, file end) around any byline inside it ("（记者 王立新）"),
+    whose reporter goes into metadata (a byline closing the paragraph was cut off before this)."""
+    pieces, at = [], 0
+    for match in _BYLINE_INLINE.finditer(line):
+        if match.end() >= len(line):
+            continue
+        meta = _byline_metadata(match.group().strip())
+        metadata.update({k: v for k, v in meta.items() if k not in metadata})
+        if match.start() > at:
+            pieces.append((line[at:match.start()], start + at, start + match.start()))
+        at = match.end()
+    pieces.append((line[at:], start + at, start + len(line)))
+    return [piece for piece in pieces if piece[0]]
 
 
 def parse_articles(text: str, source: str) -> list[Article]:
@@ -218,16 +239,17 @@ def parse_articles(text: str, source: str) -> list[Article]:
             current.metadata["dateline"] = dateline.group(0).strip()
             if dateline.group("date"):
                 current.metadata["date"] = dateline.group("date")
+        pieces = _without_inline_bylines(line, para.start, current.metadata)
+        line = "".join(text for text, _, _ in pieces)
         key = re.sub(r"\s+", "", line)
         if key in seen_bodies and len(key) >= 20:
             last_kind = "byline_end" if byline_end else "caption"  # a repeated paragraph: dropped
             continue
         seen_bodies.add(key)
-        piece = (line, para.start, end)
         if continues and current.paragraphs:
-            current.paragraphs[-1].append(piece)
+            current.paragraphs[-1].extend(pieces)
         else:
-            current.paragraphs.append([piece])
+            current.paragraphs.append(pieces)
             current.sections.append(section)
         last_body_finished = is_finished(line)
         last_kind = "byline_end" if byline_end else "body"

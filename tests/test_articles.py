@@ -1,5 +1,6 @@
 """Parsing page dumps into articles (rag/articles.py), through load_corpus: titles, bylines, captions,
 repeats, offsets into the original file."""
+from rag.articles import parse_articles
 from rag.corpus import load_corpus
 from tests.conftest import ROOT
 
@@ -42,3 +43,18 @@ def test_seed_files_split_into_articles():
     assert "为蛋鸡养殖户收入加上“双保险”" in titles
     assert "西海岸新质生产力中心启动运行" in titles
     assert len(articles) >= 15
+
+
+def test_inline_byline_is_the_reporter_and_not_part_of_the_text():
+    """Issue 21, item 12: "本报讯（记者 王立新 通讯员 李明）近日，…" names the reporter and stays out of
+    the sentences (and so out of every answer); offsets still point at the file's own characters."""
+    from rag.chunking import chunk_articles
+
+    text = ("平度新建口袋公园\n\n本报讯（记者 王立新 通讯员 李明）近日，平度市新建口袋公园8座。\n\n"
+            "即墨新闻\n\n本报讯 (记者 张晓帆) 即墨区今年新建口袋公园5座，全部免费开放。\n")
+    first, second = parse_articles(text, "x.txt")
+    assert first.metadata["reporter"] == "王立新" and second.metadata["reporter"] == "张晓帆"
+    chunks = chunk_articles([first, second], 250, 1)
+    assert [c.text for c in chunks] == ["本报讯近日，平度市新建口袋公园8座。", "本报讯即墨区今年新建口袋公园5座，全部免费开放。"]
+    for chunk in chunks:
+        assert "".join(text[start:end] for _, start, end in chunk.pieces) == chunk.text
