@@ -58,3 +58,13 @@ def test_inline_byline_is_the_reporter_and_not_part_of_the_text():
     assert [c.text for c in chunks] == ["本报讯近日，平度市新建口袋公园8座。", "本报讯即墨区今年新建口袋公园5座，全部免费开放。"]
     for chunk in chunks:
         assert "".join(text[start:end] for _, start, end in chunk.pieces) == chunk.text
+
+
+def test_the_date_carries_its_year_where_the_page_gives_one():
+    """Issue 21, item 8: the dateline's "12月18日" gets the year of the page's date line; an article
+    without a dateline is dated by the page; a dateline with its own year keeps it."""
+    page = ("青岛日报 2024年12月18日 星期三\n\n# 平度新建口袋公园\n\n本报12月18日讯 平度市新建口袋公园8座。\n\n"
+            "# 即墨新闻\n\n即墨区今年新建口袋公园5座。\n\n# 崂山新闻\n\n本报2023年1月2日讯 崂山区新建口袋公园3座。\n")
+    dates = [a.metadata.get("date") for a in parse_articles(page, "x.md")]
+    assert dates == ["2024年12月18日", "2024年12月18日", "2023年1月2日"]
+    assert parse_articles("平度新闻\n\n本报12月18日讯 平度市新建口袋公园8座。\n", "y.txt")[0].metadata["date"] == "12月18日"
