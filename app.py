@@ -25,6 +25,9 @@ from rag.types import AnswerDict
 
 HERE = Path(__file__).resolve().parent
 CSS_PATH = HERE / "static" / "app.css"
+JS_PATH = HERE / "static" / "app.js"
+# After an answer, static/app.js brings the new question to the top of the chat so the answer is in view.
+SHOW_ANSWER_JS = "() => window.ragShowAnswer && window.ragShowAnswer()"
 
 TITLE = "新闻问答 · News QA"
 EXAMPLES = [
@@ -112,7 +115,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
         ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
-               concurrency_id=PIPELINE_QUEUE)
+               concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
 
         def ask_example(messages: list, event: gr.SelectData):  # the same two-step turn as typing it
             return add_question(event.value["text"], messages)
@@ -120,7 +123,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
         chatbot.example_select(ask_example, [chatbot], [question, chatbot, pending], queue=False,
                                api_visibility="private").then(
             add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
-            concurrency_id=PIPELINE_QUEUE)
+            concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")
         # The chat's own trash icon clears the conversation too: a follow-up after it has nothing to follow.
@@ -131,9 +134,10 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> Any:
-    """demo.launch with the app's theme and CSS (Gradio 6 takes them in launch())."""
+    """demo.launch with the app's theme, CSS and script (Gradio 6 takes them in launch())."""
     kwargs.setdefault("theme", gr.themes.Default(font=FONT_STACK, font_mono=MONO_STACK))
     kwargs.setdefault("css_paths", [CSS_PATH])
+    kwargs.setdefault("js", JS_PATH.read_text(encoding="utf-8"))
     return demo.launch(**kwargs)
 
 

@@ -179,6 +179,7 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str])
             sentence_html = esc(sentence)
         ref = ' <span class="rag-ref">[1]</span>' if cites else ""
         parts.append(f'<div class="rag-sentence">{sentence_html}{ref}</div>')
+        parts.append(_copy_button(answer))
     for note in answer.notes:
         parts.append(f'<div class="rag-note">ⓘ {esc(note)}</div>')
     if cites:
@@ -192,12 +193,33 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str])
     return "".join(parts)
 
 
+def _copy_button(answer: Answer) -> str:
+    """A button that copies the answer with where it comes from (static/app.js handles the click: the chat
+    sanitises replies, so no inline handler)."""
+    lines = [answer.short_answer] if answer.short_answer else []
+    lines.append(answer.text)
+    if answer.chunk is not None:
+        lines.append(f"—— {answer.chunk.title or answer.chunk.source} ({answer.chunk.source})")
+    text = "\n".join(lines).translate(_ESCAPE_TABLE).replace("\r", "").replace("\n", "&#10;")  # esc(), for an attribute
+    return (f'<button type="button" class="rag-copy" data-copy="{text}" title="复制答案 Copy the answer">'
+            f'复制 Copy</button>')
+
+
 def format_error_html(message: str) -> str:
     return f'<div class="rag-reply"><div class="rag-error">⚠ {esc(message)}</div></div>'
 
 
+QUESTION_FOLD_CHARS = 160  # a longer question (or one of many lines) is shown folded, as chat apps do
+
+
 def format_question_html(question: str) -> str:
-    return f'<div class="rag-question">{esc(question)}</div>'
+    """The user's message: the question as typed, escaped; a long pasted one folded to its first line."""
+    if len(question) <= QUESTION_FOLD_CHARS and question.count("\n") < 4:
+        return f'<div class="rag-question">{esc(question)}</div>'
+    preview = " ".join(question[:80].split())
+    return (f'<details class="rag-question rag-question-folded"><summary><span class="rag-preview">{esc(preview)}…'
+            f'</span> <span class="rag-more">展开全文 show all ({len(question)} 字)</span><span class="rag-less">'
+            f'收起 fold</span></summary><div class="rag-question-full">{esc(question)}</div></details>')
 
 
 def _counted(number: Any, noun: str) -> str:
