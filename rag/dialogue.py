@@ -14,6 +14,13 @@ from rag.question import WH_PATTERN
 _PRONOUN = re.compile(r"^(?:那么?|那个)?(它们?|他们?|她们?|其|该[\u4e00-\u9fff]{0,2}|这个|那个|这里|那里)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|那)?\s*(?P<body>.{1,16}?)\s*(?:呢|怎么样|如何|又如何|又怎样)\s*[？?。.!！]*$")
 _PLACE_END = re.compile(f"(?:{PLACE_SUFFIX})$")
+# Asked with nothing before it, these cannot stand alone: "那平度呢？", "还有胶州呢", "平度呢？" (the bare
+# form only without a question word of its own: "平度有多少人呢？" is a full question).
+_LEAD_ELLIPSIS = re.compile(r"^(?:那么?|还有)\s*.{1,16}?\s*(?:呢|怎么样|如何|又如何|又怎样)\s*[？?。.!！]*$")
+_BARE_ELLIPSIS = re.compile(r"^.{1,8}?呢\s*[？?。.!！]*$")
+FOLLOW_UP_WITHOUT_CONTEXT = ("这像是接着上一个问题的追问，但前面还没有问题：请问一个完整的问题，例如“平度市累计建成了多少万亩"
+                             "高标准农田？”。(This reads as a follow-up, but nothing was asked before it: please "
+                             "ask a full question.)")
 _ENTITY_TAGS = ("ns", "nt", "nr", "nz", "nrt", "nrfg")
 
 
@@ -46,6 +53,16 @@ def _subject(question: str) -> str:
 def is_follow_up(question: str) -> bool:
     q = question.strip()
     return len(q) <= 20 and bool(_PRONOUN.match(q) or _ELLIPSIS.match(q))
+
+
+def needs_context(question: str) -> bool:
+    """Does the question only make sense after another one (a pronoun or an elliptical "那…呢")? Asked
+    first, it gets FOLLOW_UP_WITHOUT_CONTEXT instead of an answer about whatever it happens to name."""
+    q = question.strip()
+    if len(q) > 20:
+        return False
+    return bool(_PRONOUN.match(q) or _LEAD_ELLIPSIS.match(q)
+                or (_BARE_ELLIPSIS.match(q) and not WH_PATTERN.search(q)))
 
 
 def resolve_follow_up(question: str, history: Sequence[str]) -> str:

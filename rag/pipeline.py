@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from rag.answer import extract_answer
 from rag.config import Config
-from rag.dialogue import resolve_follow_up
+from rag.dialogue import FOLLOW_UP_WITHOUT_CONTEXT, needs_context, resolve_follow_up
 from rag.embedding import Embedder, make_embedder
 from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
 from rag.retrieval import query_text, retrieve
@@ -70,11 +70,13 @@ class Pipeline:
     def ask(self, question: object, top_k: int | None = None, history: Sequence[str] = (),
             mode: str = "hybrid") -> Answer:
         """Answer one question (its latency_ms set). Never raises for bad questions: they get an abstention
-        with a note."""
+        with a note. A follow-up ("那平度呢？") is read against `history`; with none it asks for a full question."""
         started = time.perf_counter()
         text, notes = clean_question(question, self.config.max_question_chars)
         if not has_content(text):
             answer = Answer(question=text, text=EMPTY_QUESTION, chunk=None, abstained=True, notes=notes)
+        elif not any(h and h.strip() for h in history) and needs_context(text):
+            answer = Answer(question=text, text=FOLLOW_UP_WITHOUT_CONTEXT, chunk=None, abstained=True, notes=notes)
         else:
             resolved = resolve_follow_up(text, history) if history else text
             if resolved != text:

@@ -16,10 +16,14 @@ from pathlib import Path
 
 from rag.config import DEFAULT_EMBEDDER, Config, ConfigError
 from rag.errors import CorpusMismatch
+from rag.report import count
 
 # A placeholder in suggested commands when the corpus cannot be known (an unreadable manifest): running the
 # command as printed fails harmlessly ("corpus folder CORPUS_DIR does not exist").
 UNKNOWN_CORPUS = "CORPUS_DIR"
+# The project this package belongs to (an editable install or a run from the repository): its committed
+# index and seed articles are what a user in another folder usually meant.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _absolute(path: Path) -> Path:
@@ -93,16 +97,59 @@ def rebuild_command(index_dir: Path, manifest: dict | None = None, corpus: Path 
 
 def rebuild_advice(index_dir: Path, manifest: dict | None = None, corpus: Path | None = None,
                    embedder: str | None = None, unknown_corpus: bool = False) -> str:
-    """"run `<rebuild_command>`", plus a reminder of the files `rag add` put in (a rebuild drops them)."""
+    """"run `<rebuild_command>`" (for an index that is not there yet: commands that run as printed from the
+    working folder, new_index_advice), plus which files `rag add` put in (the build keeps them)."""
+    if corpus is None and not manifest and not unknown_corpus:
+        return new_index_advice(index_dir, embedder)
     advice = f"run `{rebuild_command(index_dir, manifest, corpus, embedder, unknown_corpus)}`"
     if unknown_corpus and corpus is None and recorded_corpus(manifest or {}, index_dir) is None:
         advice += f" with {UNKNOWN_CORPUS} the folder of articles it was built from"
     added = manifest.get("added") if isinstance(manifest, dict) else None
     if isinstance(added, dict) and added:
-        names = sorted(added)
-        advice += (f", then `python -m rag add` again the {len(names)} file(s) it added or replaced after the build "
-                   f"({', '.join(names[:3])}{' …' if len(names) > 3 else ''})")
+        advice += (f", which keeps the {count(len(added), 'file')} added with `python -m rag add` while it can "
+                   f"still read {'it' if len(added) == 1 else 'them'} ({added_paths(manifest)})")
     return advice
+
+
+def added_paths(manifest: dict, limit: int = 3) -> str:
+    """The files `rag add` put in, by the full path each was read from (its name where the index is older
+    than that record), shell-quoted: the copy to add again, not another one of the same name."""
+    added = manifest.get("added") if isinstance(manifest.get("added"), dict) else {}
+    paths = manifest.get("added_from") if isinstance(manifest.get("added_from"), dict) else {}
+    names = sorted(added)
+    shown_paths = [shlex.quote(str(paths.get(name) or name)) for name in names[:limit]]
+    return " ".join(shown_paths) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def new_index_advice(index_dir: Path, embedder: str | None = None) -> str:
+    """What to run when there is no index at index_dir, every command runnable as printed from the working
+    folder: build from ./seeds when it is here; else point at the project's own index, or build from the
+    project's articles; else build from the user's folder of articles (named as a placeholder)."""
+    here = Path("seeds")
+    if here.is_dir():
+        return f"run `{rebuild_command(index_dir, corpus=here, embedder=embedder)}`"
+    choices = []
+    own = PROJECT_ROOT / "index"
+    if (own / "manifest.json").is_file() and not same_folder(own, index_dir):
+        choices.append(f"to ask the project's own index, add `--index {shlex.quote(own.as_posix())}`")
+    if (PROJECT_ROOT / "seeds").is_dir():
+        choices.append(f"to build one at {index_dir} from the project's articles, run "
+                       f"`{rebuild_command(index_dir, corpus=PROJECT_ROOT / 'seeds', embedder=embedder)}`")
+    if not choices:
+        return (f"run `{rebuild_command(index_dir, embedder=embedder, unknown_corpus=True)}` with {UNKNOWN_CORPUS} "
+                f"your folder of .txt/.md articles")
+    return "; or ".join(choices)
+
+
+def stale_note(config: Config, manifest: dict, corpus: Path, named: str) -> str:
+    """The one line a stale index is answered with: the files that changed and the command that refreshes
+    it (a build over it embeds only those files and keeps what `rag add` put in)."""
+    command = rebuild_command(config.index_dir, manifest, corpus)
+    if config.store == "milvus":
+        command += " " + " ".join(shlex.quote(part) for part in (
+            "--store", "milvus", "--milvus-uri", config.milvus_uri, "--collection", config.collection))
+    return (f"note: {config.index_dir} is out of date: since it was built, in {shown(corpus)}: {named}. Answering "
+            f"from the index as built; to refresh it (only those files are embedded again), run `{command}`")
 
 
 def corpus_to_check(manifest: dict, config: Config) -> tuple[Path | None, str]:

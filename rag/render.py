@@ -7,11 +7,14 @@ reply; app.py's Chatbot renders replies as sanitised HTML with Markdown and LaTe
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from rag.config import check_top_k
 from rag.errors import RagError
-from rag.types import Answer, Chunk
+from rag.report import count
+from rag.types import Answer, AnswerDict, Chunk
 
 # The repository root, where app.py and (by default) the index live: the status line shows an index
 # folder below it relative to it.
@@ -38,6 +41,22 @@ def esc(text: object) -> str:
     s = str(text).translate(_ESCAPE_TABLE)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     return s.replace("\n", "<br>")
+
+
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’—…·]")
+_HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+
+
+def reading_text(text: str) -> str:
+    """A passage on one line as a reader reads it: `#` heading marks gone, line breaks joined with nothing
+    between Chinese characters ("粮食院" + "士专家", a sentence cut by a page column) and with a space
+    elsewhere. For terminals; the exact file text stays in the JSON and the chat's citations."""
+    lines = [line.strip() for line in _HEADING_MARK.sub("", text).splitlines() if line.strip()]
+    out = ""
+    for line in lines:
+        glue = "" if not out or (_CJK.match(out[-1]) and _CJK.match(line[0])) else " "
+        out += glue + " ".join(line.split())
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,7 +115,9 @@ def _citation_html(number: int, chunk: Chunk, answer: Answer,
         fallback = (f'<div class="rag-note">原文不可用，显示清理后的段落 '
                     f'(original text unavailable: {esc(problem)}; showing the cleaned passage)</div>')
     spans = _answer_spans(answer, chunk) if not fallback else []
-    contains = bool(spans)
+    # Overlapping passages of the same file may all hold the answer sentence (highlighted in each); the tag
+    # goes only on the passage the answer was taken from.
+    contains = bool(spans) and answer.chunk is not None and chunk.id == answer.chunk.id
     title = chunk.title or chunk.source
     metadata = chunk.metadata or {}
     meta_parts = []
@@ -158,6 +179,7 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str])
             sentence_html = esc(sentence)
         ref = ' <span class="rag-ref">[1]</span>' if cites else ""
         parts.append(f'<div class="rag-sentence">{sentence_html}{ref}</div>')
+        parts.append(_copy_button(answer))
     for note in answer.notes:
         parts.append(f'<div class="rag-note">ⓘ {esc(note)}</div>')
     if cites:
@@ -171,12 +193,37 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str])
     return "".join(parts)
 
 
+def _copy_button(answer: Answer) -> str:
+    """A button that copies the answer with where it comes from (static/app.js handles the click: the chat
+    sanitises replies, so no inline handler)."""
+    lines = [answer.short_answer] if answer.short_answer else []
+    lines.append(answer.text)
+    if answer.chunk is not None:
+        lines.append(f"—— {answer.chunk.title or answer.chunk.source} ({answer.chunk.source})")
+    text = "\n".join(lines).translate(_ESCAPE_TABLE).replace("\r", "").replace("\n", "&#10;")  # esc(), for an attribute
+    return (f'<button type="button" class="rag-copy" data-copy="{text}" title="复制答案 Copy the answer">'
+            f'复制 Copy</button>')
+
+
 def format_error_html(message: str) -> str:
     return f'<div class="rag-reply"><div class="rag-error">⚠ {esc(message)}</div></div>'
 
 
+QUESTION_FOLD_CHARS = 160  # a longer question (or one of many lines) is shown folded, as chat apps do
+
+
 def format_question_html(question: str) -> str:
-    return f'<div class="rag-question">{esc(question)}</div>'
+    """The user's message: the question as typed, escaped; a long pasted one folded to its first line."""
+    if len(question) <= QUESTION_FOLD_CHARS and question.count("\n") < 4:
+        return f'<div class="rag-question">{esc(question)}</div>'
+    preview = " ".join(question[:80].split())
+    return (f'<details class="rag-question rag-question-folded"><summary><span class="rag-preview">{esc(preview)}…'
+            f'</span> <span class="rag-more">展开全文 show all ({len(question)} 字)</span><span class="rag-less">'
+            f'收起 fold</span></summary><div class="rag-question-full">{esc(question)}</div></details>')
+
+
+def _counted(number: Any, noun: str) -> str:
+    return count(number, noun) if isinstance(number, int) else f"? {noun}s"
 
 
 def status_html(info: dict | None, error: str | None = None, root: Path = APP_ROOT) -> str:
@@ -195,7 +242,7 @@ def status_html(info: dict | None, error: str | None = None, root: Path = APP_RO
         '<div class="rag-status">'
         f'Embedder <code>{esc(info.get("embedder", "?"))}</code> · '
         f'index folder <code>{esc(index_dir.rstrip("/") + "/")}</code> · '
-        f'{esc(info.get("articles", "?"))} articles · {esc(info.get("chunks", "?"))} chunks'
+        f'{esc(_counted(info.get("articles"), "article"))} · {esc(_counted(info.get("chunks"), "chunk"))}'
         f'{reader}{note}</div>'
     )
 
@@ -253,7 +300,8 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
     return add_question, add_answer
 
 
-def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> dict:
-    """What the app's `/ask` endpoint returns: Answer.to_dict, citations in their original text."""
-    answer = pipeline.ask(str(question or ""), top_k=clamp_top_k(top_k))
+def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> AnswerDict:
+    """What the app's `/ask` endpoint returns: Answer.to_dict, citations in their original text. top_k follows
+    the CLI's rule (rag.config.check_top_k: out of range is a ConfigError, not quietly changed)."""
+    answer = pipeline.ask(str(question or ""), top_k=check_top_k(top_k))
     return answer.to_dict(original_text_of(pipeline))

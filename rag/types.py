@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, TypedDict
 
 
 def content_id(*parts: str) -> str:
@@ -68,6 +68,34 @@ class Chunk:
         )
 
 
+class SpanDict(TypedDict):
+    start: int
+    end: int
+
+
+class CitationDict(TypedDict):
+    source: str  # the file's name in the corpus
+    title: str
+    text: str  # the passage exactly as it stands in the file: file_text[start:end]
+    start: int
+    end: int
+    score: float | None
+
+
+class AnswerDict(TypedDict):
+    """What `Answer.to_dict` gives: the JSON of `ask --json` and of the app's /ask endpoint (declared here so
+    the API page and gradio_client show its fields)."""
+    question: str
+    answer: str  # the answer sentence, or the reason for not answering when abstained
+    short_answer: str  # "" when none is shown
+    abstained: bool
+    citations: list[CitationDict]  # the answer's own passage first
+    latency_ms: float | None
+    notes: list[str]
+    span: SpanDict | None  # where `answer` stands in the first citation's file
+    short_span: SpanDict | None
+
+
 @dataclass(frozen=True)
 class Span:
     """Character offsets [start, end) in an original file."""
@@ -93,10 +121,10 @@ class Answer:
     notes: tuple[str, ...] = ()  # messages for the user (e.g. "question truncated")
     latency_ms: float | None = field(default=None, compare=False)  # time Pipeline.ask took
 
-    def to_dict(self, original_text: Callable[[Chunk], str] | None = None) -> dict:
+    def to_dict(self, original_text: Callable[[Chunk], str] | None = None) -> AnswerDict:
         """The JSON contract of `python -m rag ask --json` and the app's /ask endpoint. Each citation's text is
         `original_text(chunk)` (the passage exactly as in its file) when given, else the cleaned chunk text."""
-        def citation(chunk: Chunk) -> dict:
+        def citation(chunk: Chunk) -> CitationDict:
             return {"source": chunk.source, "title": chunk.title,
                     "text": original_text(chunk) if original_text else chunk.text,
                     "start": chunk.start, "end": chunk.end,

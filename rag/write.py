@@ -32,6 +32,7 @@ class IndexContent:
     articles: int
     fingerprint: dict[str, str]  # the corpus folder's own files (manifest "corpus_files": staleness is checked on it)
     added: dict[str, str] = field(default_factory=dict)  # files `rag add` put in (manifest "added")
+    added_from: dict[str, str] = field(default_factory=dict)  # where `rag add` read each (absolute paths)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def _manifest(config: Config, embedder: Embedder, content: IndexContent) -> dict
         "chunking": config.chunking(),
         "corpus_path": corpus_record(config.corpus_dir or config.default_corpus, config.index_dir),
         "corpus_hash": corpus_hash(content.fingerprint), "corpus_files": content.fingerprint, "added": content.added,
+        "added_from": content.added_from,
         "articles": content.articles, "chunks": len(content.chunks), "sentences": len(sentence_texts(content.chunks)),
         "built_at": now_iso(), "versions": versions(),
     }

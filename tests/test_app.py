@@ -35,6 +35,24 @@ def test_api_function_returns_the_json_contract():
         app.make_api_fn(None, "no index")("q", 5)
 
 
+def test_ask_endpoint_follows_the_clis_top_k_rule_and_declares_its_fields():
+    """Issue 21, item 10: `/ask` with top_k=0 quietly became 1 while the CLI refused 0; the API page said only
+    "Returns 1st: Any"."""
+    pipe = FakePipeline()
+    ask = app.make_api_fn(pipe)
+    for bad in (0, -1, 101, 2.5, "3", True):
+        with pytest.raises(gr.Error, match=r"top_k must be an integer in \[1, 100\]"):
+            ask("平度？", bad)
+    ask("平度？", 50.0)
+    assert pipe.calls[-1][1] == 50
+    returns = app.build_app(pipe).get_api_info()["named_endpoints"]["/ask"]["returns"][0]
+    fields = returns["type"]["properties"]
+    assert set(fields) == {"question", "answer", "short_answer", "abstained", "citations", "latency_ms", "notes",
+                           "span", "short_span"}
+    assert set(fields["citations"]["items"]["properties"]) == {"source", "title", "text", "start", "end", "score"}
+    assert "short_answer: str" in returns["python_type"]["type"]
+
+
 def test_build_app_with_fake_builds_without_a_server():
     demo = app.build_app(FakePipeline())
     assert isinstance(demo, gr.Blocks)

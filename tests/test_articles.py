@@ -1,5 +1,6 @@
 """Parsing page dumps into articles (rag/articles.py), through load_corpus: titles, bylines, captions,
 repeats, offsets into the original file."""
+from rag.articles import parse_articles
 from rag.corpus import load_corpus
 from tests.conftest import ROOT
 
@@ -42,3 +43,28 @@ def test_seed_files_split_into_articles():
     assert "为蛋鸡养殖户收入加上“双保险”" in titles
     assert "西海岸新质生产力中心启动运行" in titles
     assert len(articles) >= 15
+
+
+def test_inline_byline_is_the_reporter_and_not_part_of_the_text():
+    """Issue 21, item 12: "本报讯（记者 王立新 通讯员 李明）近日，…" names the reporter and stays out of
+    the sentences (and so out of every answer); offsets still point at the file's own characters."""
+    from rag.chunking import chunk_articles
+
+    text = ("平度新建口袋公园\n\n本报讯（记者 王立新 通讯员 李明）近日，平度市新建口袋公园8座。\n\n"
+            "即墨新闻\n\n本报讯 (记者 张晓帆) 即墨区今年新建口袋公园5座，全部免费开放。\n")
+    first, second = parse_articles(text, "x.txt")
+    assert first.metadata["reporter"] == "王立新" and second.metadata["reporter"] == "张晓帆"
+    chunks = chunk_articles([first, second], 250, 1)
+    assert [c.text for c in chunks] == ["本报讯近日，平度市新建口袋公园8座。", "本报讯即墨区今年新建口袋公园5座，全部免费开放。"]
+    for chunk in chunks:
+        assert "".join(text[start:end] for _, start, end in chunk.pieces) == chunk.text
+
+
+def test_the_date_carries_its_year_where_the_page_gives_one():
+    """Issue 21, item 8: the dateline's "12月18日" gets the year of the page's date line; an article
+    without a dateline is dated by the page; a dateline with its own year keeps it."""
+    page = ("青岛日报 2024年12月18日 星期三\n\n# 平度新建口袋公园\n\n本报12月18日讯 平度市新建口袋公园8座。\n\n"
+            "# 即墨新闻\n\n即墨区今年新建口袋公园5座。\n\n# 崂山新闻\n\n本报2023年1月2日讯 崂山区新建口袋公园3座。\n")
+    dates = [a.metadata.get("date") for a in parse_articles(page, "x.md")]
+    assert dates == ["2024年12月18日", "2024年12月18日", "2023年1月2日"]
+    assert parse_articles("平度新闻\n\n本报12月18日讯 平度市新建口袋公园8座。\n", "y.txt")[0].metadata["date"] == "12月18日"

@@ -192,3 +192,63 @@ def test_app_starts_and_explains_when_the_index_cannot_load(browser, tmp_path):
         error = page.locator("#rag-chat .rag-error").last.inner_text()
         assert "no-corpus" in error and "Traceback" not in page.content()
         page.close()
+
+
+def test_one_answer_tag_and_the_chats_own_clear_forgets_the_conversation(server, browser, tmp_path):
+    """Issue 21: only the passage the answer was taken from carries the answer tag (item 6), though an
+    overlapping passage of the same file holds the sentence too; the chat's own trash icon clears the
+    conversation as the Clear button does, so a follow-up after it is not read against the cleared
+    question (item 4) but asks for a full question (item 5)."""
+    page = _open_page(browser, server, 1280, 1300)
+    _ask(page, "胶州市探索成立了几个片区联合党委？", 0)
+    _ask(page, "崂山区村庄清洁行动清理了多少吨生活垃圾？", 1)  # two citations overlap its answer sentence
+    reply = page.locator("#rag-chat .rag-reply").last
+    cites = reply.locator("details.rag-cite")
+    assert reply.locator(".rag-badge").count() == 1 and cites.first.locator(".rag-badge").count() == 1
+    for i in range(cites.count()):
+        cites.nth(i).locator("summary").click()
+    assert sum(cites.nth(i).locator("mark.rag-hl").count() > 0 for i in range(cites.count())) >= 2
+    page.locator("#rag-chat button[aria-label='Clear']").click()
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-reply').length === 0", timeout=5000)
+    _ask(page, "那平度呢？", 0)
+    text = page.locator("#rag-chat .rag-reply").last.inner_text()
+    assert "前面还没有问题" in text and "理解为" not in text, text
+    page.close()
+
+
+_ANSWER_IN_VIEW = """() => {
+  const reply = [...document.querySelectorAll('#rag-chat .rag-reply')].pop();
+  const answer = reply.querySelector('.rag-short') || reply.querySelector('.rag-sentence');
+  let box = answer.parentElement;
+  while (box && !(box.scrollHeight > box.clientHeight + 4 && /auto|scroll/.test(getComputedStyle(box).overflowY))) {
+    box = box.parentElement;
+  }
+  const a = answer.getBoundingClientRect(), sentence = reply.querySelector('.rag-sentence').getBoundingClientRect();
+  const view = box ? box.getBoundingClientRect() : {top: 0, bottom: innerHeight};
+  const arrow = document.querySelector('#rag-chat .scroll-down-button-container button');
+  const r = arrow ? arrow.getBoundingClientRect() : null;
+  const covers = (b) => r && r.width > 0 && r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom;
+  return {inView: a.top >= view.top - 1 && a.bottom <= view.bottom + 1, covered: Boolean(covers(a) || covers(sentence))};
+}"""
+
+
+def test_short_window_long_question_and_copy(server, browser, tmp_path):
+    """Issue 21, items 7 and 8: in a 420 px high window the answer is in view after it arrives and the chat's
+    scroll arrow does not cover it; a long pasted question is shown folded; the copy button copies the answer."""
+    page = _open_page(browser, server, 1000, 420)
+    _ask(page, QUESTION, 0)
+    page.wait_for_timeout(800)
+    state = page.evaluate(_ANSWER_IN_VIEW)
+    page.screenshot(path=str(tmp_path / "short-window.png"))
+    assert state == {"inView": True, "covered": False}, state
+    page.evaluate("() => { window.__copied = null; navigator.clipboard.writeText = async (t) => { window.__copied = t; }; }")
+    page.locator("#rag-chat .rag-reply").last.locator(".rag-copy").click()
+    page.wait_for_function("() => window.__copied !== null", timeout=5000)
+    copied = page.evaluate("window.__copied")
+    assert copied.startswith("155.2万亩\n平度市还积极推进高标准农田建设") and "004_c4e7dda2531a4b06.txt" in copied
+    _ask(page, QUESTION * 60, 1)
+    question = page.locator("#rag-chat .rag-question").last
+    assert question.bounding_box()["height"] < 80
+    question.locator("summary").click()
+    assert question.bounding_box()["height"] > 150
+    page.close()

@@ -5,6 +5,7 @@ Real `python -m rag build` processes on a generated 2,000-article corpus with th
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -217,15 +218,49 @@ def test_ensure_index_builds_once_then_loads(tiny_config, tiny_corpus):
     assert embedder is None and messages == [] and len(index.chunks) > 0
 
     (tiny_corpus / "pingdu.txt").write_text("改过的文章。\n\n本报讯 新的内容。\n", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="is stale: pingdu.txt"):
-        check_index(tiny_config)
-    index, embedder, _ = ensure_index(tiny_config)  # stale: rebuilt
+    index, note = check_index(tiny_config)  # stale: answered from as built, with a note
+    assert "out of date" in note and "pingdu.txt changed" in note and "python -m rag build" in note
+    index, embedder, note = ensure_index(tiny_config)  # the app too: no rebuild at start
+    assert embedder is None and "out of date" in note and "改过的文章" not in index.sources["pingdu.txt"]
+    path = tiny_config.index_dir / "manifest.json"  # an index of another format is still rebuilt
+    path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), "format": 1}), encoding="utf-8")
+    index, embedder, _ = ensure_index(tiny_config)
     assert embedder is not None and "改过的文章" in index.sources["pingdu.txt"]
+
+
+def test_a_stale_index_keeps_answering_and_a_build_refreshes_only_what_changed(tiny_index, tmp_path):
+    """Issue 21, item 1: editing one article no longer blocks every question; `build` over the index
+    re-embeds only new or changed files, drops removed ones, keeps files added with `add`, and says so."""
+    corpus = tiny_index.corpus_dir
+    (corpus / "laoshan.txt").write_text(article_file_text("崂山新闻", "崂山区今年新建口袋公园12座。"), encoding="utf-8")
+    build_index(tiny_index)
+    extra = tmp_path / "mine" / "马拉松.txt"
+    extra.parent.mkdir()
+    extra.write_text(article_file_text("马拉松", "青岛马拉松共有3万名选手参赛。"), encoding="utf-8")
+    add_to_index(tiny_index, [extra])
+    (corpus / "pingdu.txt").write_text(article_file_text("平度新闻", "平度市今年新建口袋公园8座。"), encoding="utf-8")
+    (corpus / "laoshan.txt").unlink()
+    (corpus / "jimo.txt").write_text(article_file_text("即墨新闻", "即墨区今年新建口袋公园5座。"), encoding="utf-8")
+    pipeline = Pipeline.load(tiny_index)
+    assert "pingdu.txt changed, jimo.txt new, laoshan.txt removed" in pipeline.note
+    assert "3万名" in pipeline.ask("青岛马拉松有多少名选手参赛？").text  # still answering, as built
+    report = build_index(tiny_index.with_(corpus_dir=None))
+    assert report.changes.summary() == "1 unchanged, 1 changed, 1 new, 1 removed" and report.kept_added == 1
+    assert "refreshed: 1 unchanged, 1 changed, 1 new, 1 removed; kept 1 file added" in report.summary()
+    assert report.embedded == 2  # the chunks of pingdu.txt and jimo.txt; the rest came from the cache
+    index = Index.load(tiny_index.index_dir, HASH)
+    assert sorted(index.sources) == ["jiaozhou.md", "jimo.txt", "pingdu.txt", "马拉松.txt"]
+    assert index.manifest["added_from"] == {"马拉松.txt": str(extra)}
+    assert Pipeline.load(tiny_index).note == ""
+    dropped = build_index(tiny_index, keep_added=False)
+    assert dropped.kept_added == 0 and "马拉松.txt" not in Index.load(tiny_index.index_dir, HASH).sources
 
 
 def test_rebuild_reuses_cached_embeddings(tiny_index):
     report = build_index(tiny_index)
     assert report.embedded == 0 and report.chunks > 0
+    assert report.summary().startswith("indexed 2 files → 2 articles → ")
+    assert "refreshed: 2 unchanged, 0 changed, 0 new, 0 removed" in report.summary()
 
 
 def test_add_embeds_only_new_articles(tiny_index, tmp_path):

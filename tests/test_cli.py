@@ -45,7 +45,8 @@ def test_build_on_a_folder(tiny_corpus, tmp_path):
 
 def test_bad_setting_exit_code(tmp_path):
     result = run("ask", "--top-k", "0", "问题")
-    assert result.returncode == 1 and "top_k" in result.stderr
+    # The same rule, and the same words, as the app's /ask (rag.config.check_top_k; tests/test_app.py).
+    assert result.returncode == 1 and "top_k must be an integer in [1, 100], got 0" in result.stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,6 +77,36 @@ def test_cli_ask_json_hostile_stdin(tiny):
     assert by_name["empty"]["abstained"] and by_name["emoji_only"]["abstained"]
     assert any("truncated" in note for note in by_name["huge"]["notes"])
     assert by_name["html"]["question"].startswith("<script>")
+
+
+def test_cli_follow_up_without_context_asks_for_a_full_question(tiny):
+    """`ask --json` reads each line on its own: a follow-up gets the request for a full question."""
+    from rag.dialogue import FOLLOW_UP_WITHOUT_CONTEXT
+
+    result = run_cli("ask", "--json", *cli_args(tiny), stdin="那平度呢？\n".encode())
+    row = json.loads(result.stdout)
+    assert result.returncode == 0 and row["abstained"] and row["answer"] == FOLLOW_UP_WITHOUT_CONTEXT
+
+
+def test_cli_citations_read_as_text_and_json_keeps_the_exact_file_text(tiny):
+    """Issue 21, item 9: no stray space where a line (or a page column) broke a sentence (`粮食院 士`), no
+    `## ` heading marks; `--json` still has the passage exactly as it stands in the file."""
+    questions = "平度市累计建成了多少万亩高标准农田？\n澳门路农贸市场片区查处了多少起不戴头盔？\n".encode()
+    text = run_cli("ask", *cli_args(tiny), "--top-k", "3", stdin=questions).stdout.decode()
+    passages = [line.strip() for line in text.splitlines() if line.startswith("    ")]
+    assert any("粮食院士专家工作站" in p for p in passages) and not any("院 士" in p for p in passages), text
+    assert not any("#" in p for p in passages) and not any("  " in p for p in passages), text
+    rows = [json.loads(line) for line in run_cli("ask", "--json", *cli_args(tiny), "--top-k", "3",
+                                                  stdin=questions).stdout.decode().splitlines()]
+    cited = [c["text"] for row in rows for c in row["citations"]]
+    assert any("粮食院\n" in t for t in cited) and any("## 精准施策" in t for t in cited)
+
+
+def test_reading_text_joins_lines_as_a_reader_reads_them():
+    from rag.render import reading_text
+
+    assert reading_text("# 标题\n\n粮食院\n士专家。\n## 小节\nIn English\nwords 1\n2") == \
+        "标题粮食院士专家。小节 In English words 1 2"
 
 
 def test_cli_ask_text_hostile_stdin(tiny):

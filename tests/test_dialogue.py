@@ -1,5 +1,5 @@
 """Follow-up questions rewritten against the previous one (rag/dialogue.py), without an index or a model."""
-from rag.dialogue import is_follow_up, resolve_follow_up
+from rag.dialogue import is_follow_up, needs_context, resolve_follow_up
 
 
 def test_a_new_place_takes_the_old_ones_place_and_level():
@@ -17,3 +17,10 @@ def test_a_self_contained_question_is_left_alone():
     assert not is_follow_up(question)
     assert resolve_follow_up(question, ["胶州市探索成立了几个片区联合党委？"]) == question
     assert resolve_follow_up("那平度呢？", []) == "那平度呢？"
+
+
+def test_a_follow_up_with_nothing_before_it_needs_context():
+    for question in ("那平度呢？", "平度呢", "还有胶州市呢？", "它的面积呢？", "那么即墨怎么样？", "该街道有多少人？"):
+        assert needs_context(question), question
+    for question in ("平度市累计建成了多少万亩高标准农田？", "平度有多少人呢？", "青岛的天气怎么样？", "胶州市如何？", ""):
+        assert not needs_context(question), question

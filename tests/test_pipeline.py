@@ -191,3 +191,14 @@ def test_property_check_sees_answers(pipeline):
     # The answer sentence was cut by a page column around a photo caption: two pieces, in order.
     source = pipeline.index.sources[answer.chunk.source]
     assert source[answer.short_span.start:answer.short_span.end] == "155.2万亩"
+
+
+def test_a_follow_up_with_nothing_before_it_asks_for_a_full_question(pipeline):
+    """Issue 21, item 5: "那平度呢？" as the first question answered a random 平度 sentence."""
+    from rag.dialogue import FOLLOW_UP_WITHOUT_CONTEXT
+
+    first = pipeline.ask("那平度呢？")
+    assert first.abstained and first.text == FOLLOW_UP_WITHOUT_CONTEXT and first.citations == ()
+    check_answer(first, pipeline, "那平度呢？")
+    after = pipeline.ask("那平度呢？", history=["胶州市探索成立了几个片区联合党委？"])
+    assert any("理解为" in note for note in after.notes)

@@ -65,12 +65,17 @@ def test_index_alone_is_checked_against_its_own_corpus_from_any_folder(tmp_path)
     for cwd, index in ((elsewhere, "../mynews-index"), (ROOT, str(tmp_path / "mynews-index"))):
         result = ask(cwd, "--index", index, "--embedder", HASH)
         assert result.stderr == "" and answers(result) == first
-    # A changed article is noticed in the index's own folder, and the fix rebuilds from that folder.
+    # A changed article is noticed in the index's own folder: still answered, and the refresh command
+    # (which rebuilds from that folder) runs as printed from where the user stands.
     (tmp_path / "mynews" / "pingdu.txt").write_text(TINY_ARTICLES["pingdu.txt"] + "\n", encoding="utf-8")
     result = ask(elsewhere, "--index", "../mynews-index", "--embedder", HASH)
-    assert result.returncode == 1 and "pingdu.txt" in result.stderr
-    assert f"python -m rag build --corpus {tmp_path / 'mynews'} --index ../mynews-index --embedder {HASH}" \
-        in result.stderr, result.stderr
+    assert answers(result) == first and "pingdu.txt changed" in result.stderr
+    command = f"python -m rag build --corpus {tmp_path / 'mynews'} --index ../mynews-index --embedder {HASH}"
+    assert f"`{command}`" in result.stderr, result.stderr
+    refreshed = run(*shlex.split(command)[3:], cwd=elsewhere)
+    assert refreshed.returncode == 0 and "1 unchanged, 1 changed, 0 new, 0 removed" in refreshed.stdout
+    result = ask(elsewhere, "--index", "../mynews-index", "--embedder", HASH)
+    assert result.stderr == "" and answers(result) == first
 
 
 def test_manifest_records_the_corpus_relative_to_the_index_or_absolute(tiny_index, tmp_path):
@@ -139,8 +144,7 @@ def test_index_whose_corpus_is_gone_is_served_as_built_with_a_note(tiny_index, t
 
 def test_build_without_corpus_rebuilds_the_index_from_its_own_corpus(tiny_index, tmp_path):
     (tiny_index.corpus_dir / "extra.txt").write_text("新文章\n\n本报讯 崂山区新建口袋公园12座。\n", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="stale"):
-        Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH))
+    assert "extra.txt new" in Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH)).note
     report = build_index(Config(index_dir=tiny_index.index_dir, embedder=HASH, chunk_size=60), progress=False)
     assert report.files == 3 and not report.warnings
     other = write_corpus(tmp_path / "other")  # naming another corpus rebuilds from it, and says so
@@ -184,7 +188,8 @@ def test_each_suggested_command_rebuilds_the_same_index(tmp_path, damage):
     assert "155.2万亩" in before[0][1]
     damage(tmp_path / "my index", tmp_path / "my news")
     result = ask(tmp_path, "--index", "my index", "--embedder", HASH)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    # A stale index is still answered from (exit 0), with the refresh command in its note.
+    assert result.returncode == (0 if damage is _damage_stale else 1) and "Traceback" not in result.stderr
     commands = re.findall(r"`(python -m rag build[^`]*)`", result.stderr)
     assert commands, result.stderr
     for command in commands:
@@ -232,7 +237,7 @@ def test_add_refuses_a_name_clash_unless_replace(tiny_index, tmp_path):
     assert (tiny_index.index_dir / "chunks.jsonl").read_bytes() == before
     done = run("add", str(new), "--replace", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "added 1 sources, replaced 1, kept 1" in done.stdout
+    assert "added 1 source, replaced 1, kept 1" in done.stdout
     index = Index.load(tiny_index.index_dir)
     assert index.sources["pingdu.txt"] == NEW_PINGDU and "laoshan.txt" in index.sources
     assert "jiaozhou.md" in index.sources
@@ -243,5 +248,41 @@ def test_add_refuses_a_name_clash_unless_replace(tiny_index, tmp_path):
     pipeline = Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH))
     assert "8座" in pipeline.ask("平度市今年新建了多少座口袋公园？").text
     (tiny_index.corpus_dir / "jiaozhou.md").write_text(TINY_ARTICLES["jiaozhou.md"] + "\n", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"then `python -m rag add` again the 2 file\(s\) it added or replaced"):
+    note = Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH)).note
+    assert "jiaozhou.md changed" in note and "pingdu.txt" not in note
+    # Advice that rebuilds names the added files by their full paths (the copy to add again).
+    path = tiny_index.index_dir / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 1}))
+    with pytest.raises(IndexMismatch) as caught:
         Pipeline.load(Config(index_dir=tiny_index.index_dir, embedder=HASH))
+    assert f"keeps the 2 files added with `python -m rag add` while it can still read them " \
+           f"({new / 'laoshan.txt'} {new / 'pingdu.txt'})" in str(caught.value)
+    # The refresh keeps what `add` put in: the added pingdu.txt, not the corpus's own.
+    report = build_index(Config(index_dir=tiny_index.index_dir, embedder=HASH))
+    assert report.kept_added == 2 and any("kept pingdu.txt as added" in w for w in report.warnings)
+    assert Index.load(tiny_index.index_dir).sources["pingdu.txt"] == NEW_PINGDU
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. A missing index: every suggested command runs as printed from where the user stands (issue 21, item 2)
+# ----------------------------------------------------------------------------------------------
+
+def test_missing_index_from_another_folder_suggests_commands_that_run_there(tmp_path):
+    """From a folder without seeds/, `ask` used to say `run python -m rag build --index index`, which then
+    failed with "corpus folder seeds does not exist"."""
+    result = run("ask", "--embedder", HASH, QUESTIONS[0], cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    own = re.search(r"add `--index ([^`]*)`", result.stderr).group(1)
+    assert own == (ROOT / "index").as_posix() and (ROOT / "index" / "manifest.json").is_file()
+    command = re.search(r"`(python -m rag build[^`]*)`", result.stderr).group(1)
+    assert f"--corpus {(ROOT / 'seeds').as_posix()}" in command and "--embedder hash:64" in command
+    built = run(*shlex.split(command)[3:], cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    again = run("ask", "--json", "--embedder", HASH, QUESTIONS[0], cwd=tmp_path)
+    assert again.returncode == 0 and "155.2万亩" in json.loads(again.stdout)["answer"], again.stderr
+    # With a seeds/ folder where the user stands, the command names it and builds from it.
+    write_corpus(tmp_path / "here" / "seeds")
+    result = run("ask", "--embedder", HASH, QUESTIONS[0], cwd=tmp_path / "here")
+    command = re.search(r"`(python -m rag build[^`]*)`", result.stderr).group(1)
+    assert command == f"python -m rag build --corpus seeds --index index --embedder {HASH}"
+    assert run(*shlex.split(command)[3:], cwd=tmp_path / "here").returncode == 0

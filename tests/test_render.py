@@ -45,6 +45,17 @@ def test_citation_shows_original_text_with_answer_highlighted():
     assert "<mark" not in second and "rag-badge" not in second
 
 
+def test_only_the_answers_own_passage_carries_the_answer_tag():
+    """Issue 21, item 6: an overlapping passage of the same file holds the answer sentence too (it is
+    highlighted there), but the "answer" tag is on the passage the answer was taken from only."""
+    overlapping = make_chunk(start=FILE_TEXT.index("本报"), score=0.4)
+    answer = make_answer(citations=(make_answer().chunk, overlapping))
+    out = render.format_answer_html(answer, original_text)
+    first, second = out.split('<details class="rag-cite"')[1:]
+    assert first.count("rag-badge") == 1 and "rag-badge" not in second
+    assert '<mark class="rag-hl">' in second
+
+
 def test_highlight_offsets_are_relative_to_the_chunk():
     start = FILE_TEXT.index("本报")
     chunk = make_chunk(start=start, end=len(FILE_TEXT))
@@ -145,3 +156,27 @@ def test_chat_turn_shows_rag_errors_and_load_errors():
     _, add_answer = render.make_chat_fns(None, load_error="No index at ./index: run `python -m rag build`")
     messages, _ = add_answer("q", 5, [], [])
     assert "No index at" in messages[-1]["content"] and "rag-error" in messages[-1]["content"]
+
+
+def test_a_long_question_is_shown_folded():
+    """Issue 21, item 7: a long pasted question no longer fills the chat panel."""
+    short = render.format_question_html("平度市累计建成了多少万亩高标准农田？")
+    assert short.startswith('<div class="rag-question">')
+    long = render.format_question_html("平度<b>" + "农田" * 600)
+    assert long.startswith('<details class="rag-question rag-question-folded"><summary>') and "(1205 字)" in long
+    assert "&#60;b&#62;" in long and "<b>" not in long
+    assert visible_text(long.split('<div class="rag-question-full">')[1]).startswith("平度<b>农田")
+
+
+def test_the_answer_has_a_copy_button_and_the_date_its_year():
+    """Issue 21, item 8: the copy button carries the short answer, the sentence and its source (escaped);
+    a citation shows the date with its year where the article has one."""
+    chunk = make_chunk(metadata={"date": "2024年12月18日", "dateline": "本报12月18日讯"})
+    out = render.format_answer_html(make_answer(chunk=chunk, citations=(chunk,)), original_text)
+    copied = html.unescape(re.search(r'<button type="button" class="rag-copy" data-copy="([^"]*)"', out).group(1))
+    assert copied == ("155.2万亩\n平度市还积极推进高标准农田建设，累计建成高标准农田155.2万亩，并建成全省首家粮食院士专家工作站。\n"
+                      "—— 平度市农业农村 (004_c4e7dda2531a4b06.txt)")
+    assert "日期 Date: 2024年12月18日" in visible_text(out)
+    abstained = render.format_answer_html(make_answer(abstained=True, text="没有答案", chunk=None, span=None,
+                                                      short_answer="", short_span=None), original_text)
+    assert "rag-copy" not in abstained

@@ -16,6 +16,7 @@ from pathlib import Path
 from rag import __version__
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.provenance import rebuild_advice
+from rag.report import FileChanges
 from rag.store.layout import FORMAT, MANIFEST, recover_interrupted
 
 
@@ -62,10 +63,22 @@ def read_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-def stale_files(manifest: dict, current: dict[str, str]) -> list[str]:
-    """Corpus files that changed, appeared or vanished since the index was built (files `rag add` put in
-    are not the corpus's: `corpus_files` keeps the corpus's own fingerprint of a name they replaced)."""
+def corpus_changes(manifest: dict, current: dict[str, str]) -> FileChanges:
+    """How the corpus files now (`current`, name → hash) compare with those the index was built from
+    (files `rag add` put in are not the corpus's: `corpus_files` keeps the corpus's own fingerprint of a
+    name they replaced, and a name only `add` put in is not "removed")."""
     built = manifest.get("corpus_files", {})
-    changed = [name for name, digest in current.items() if built.get(name) != digest]
-    gone = [name for name in built if name not in current and not manifest.get("added", {}).get(name)]
-    return sorted(changed + gone)
+    built = built if isinstance(built, dict) else {}
+    added = manifest.get("added", {})
+    added = added if isinstance(added, dict) else {}
+    return FileChanges(
+        unchanged=tuple(sorted(name for name, digest in current.items() if built.get(name) == digest)),
+        changed=tuple(sorted(name for name, digest in current.items() if name in built and built[name] != digest)),
+        new=tuple(sorted(name for name in current if name not in built)),
+        removed=tuple(sorted(name for name in built if name not in current and not added.get(name))))
+
+
+def stale_files(manifest: dict, current: dict[str, str]) -> list[str]:
+    """Corpus files that changed, appeared or vanished since the index was built."""
+    changes = corpus_changes(manifest, current)
+    return sorted(changes.changed + changes.new + changes.removed)
