@@ -42,11 +42,29 @@ class BuildReport:
 
     def summary(self) -> str:
         return (f"indexed {self.files} files → {self.articles} articles → {self.chunks} chunks "
-                f"({self.embedded} embedded, {self.chunks - self.embedded} from cache) in {self.seconds:.1f} s → {self.index_dir}")
+                f"({self.embedded} embedded, {self.chunks - self.embedded} from cache) in {self.seconds:.1f} s → {self.index_dir}"
+                + self.not_indexed())
 
     def add_summary(self) -> str:
         return (f"added {self.added} sources, replaced {self.replaced}, kept {self.kept} → {self.articles} new articles "
-                f"→ {self.chunks} new chunks ({self.embedded} embedded) in {self.seconds:.1f} s → {self.index_dir}")
+                f"→ {self.chunks} new chunks ({self.embedded} embedded) in {self.seconds:.1f} s → {self.index_dir}"
+                + self.not_indexed())
+
+    @property
+    def skipped(self) -> list[str]:
+        """'name: reason' for every file that was not indexed."""
+        return [w.removeprefix("skipped ") for w in self.warnings if w.startswith("skipped ")]
+
+    @property
+    def notes(self) -> list[str]:
+        """The other warnings (e.g. a file read by its content, records skipped inside a file)."""
+        return [w for w in self.warnings if not w.startswith("skipped ")]
+
+    def not_indexed(self) -> str:
+        """The summary's list of the files not indexed, each with its reason ("" when every file was)."""
+        if not self.skipped:
+            return ""
+        return f"\nnot indexed: {len(self.skipped)} file(s)\n" + "\n".join(f"  {line}" for line in self.skipped)
 
 
 def _previous_corpus(index_dir: Path) -> Path | None:

