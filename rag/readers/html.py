@@ -7,7 +7,7 @@ import re
 from rag.articles import _DATELINE, is_byline
 from rag.readers import Document, SkipFile, article_of, date_with_year, iso_date
 
-_DATELINE_DATE = re.compile(r"(\d{1,2}月\d{1,2}日)")
+_AUTHOR_LABEL = re.compile(r"^(?:作者|记者|来源|编辑)\s*[:：]\s*")
 
 
 def read_html(raw: bytes, name: str) -> Document:
@@ -17,14 +17,19 @@ def read_html(raw: bytes, name: str) -> Document:
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)  # it warns on every short page
     html = _decode(raw, name)
-    found = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True,
-                                        favor_recall=True, as_dict=True)
-    body = ((found or {}).get("text") or "").strip()
+    # favor_precision: on short pages the default falls back to keeping the navigation bar as text.
+    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True,
+                                            favor_precision=True)
+    found = extracted.as_dict() if extracted is not None else {}
+    title = " ".join((found.get("title") or "").split())
+    lines = [line.strip() for line in (found.get("text") or "").splitlines() if line.strip()]
+    if lines and title and lines[0] == title:  # the <h1> repeats the title
+        lines.pop(0)
+    body = "\n".join(lines)
     if not body:
         raise SkipFile("no article text in the page (only navigation, scripts or markup)")
-    title = (found.get("title") or "").strip()
-    metadata = {"author": found.get("author") or "", "site": found.get("sitename") or "",
-                "url": found.get("url") or ""}
+    author = _AUTHOR_LABEL.sub("", found.get("author") or "").strip()
+    metadata = {"author": author, "site": found.get("sitename") or "", "url": found.get("url") or ""}
     article = article_of(name, 0, title, body, 0, len(body), metadata)
     first = article.paragraphs[0][0][0] if article.paragraphs else ""
     if is_byline(first):  # "□本报记者 …" above the story: metadata, not body text
