@@ -114,7 +114,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
                               elem_id="rag-clear")
             if max_files:
                 add_files = gr.UploadButton(
-                    f"📎 Add articles 上传文章 (≤ {max_files} files, {max_mb} MB each)", file_count="multiple",
+                    f"上传文章 Add files (≤ {max_files} × {max_mb} MB)", file_count="multiple",
                     scale=0, min_width=180, size="md", elem_id="rag-upload")
                 add_files.upload(upload, [add_files, uploads, chatbot], [uploads, chatbot], api_visibility="private",
                                  concurrency_id=PIPELINE_QUEUE, show_progress="full")

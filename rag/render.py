@@ -46,7 +46,7 @@ def esc(text: object) -> str:
 # ----------------------------------------------------------------------------------------------
 
 # (metadata keys tried in order, label); the library fills what each article's byline gives.
-_META_FIELDS = ((("newspaper", "site"), "报纸 Newspaper"), (("date", "dateline"), "日期 Date"),
+_META_FIELDS = ((("newspaper",), "报纸 Newspaper"), (("site",), "网站 Site"), (("date", "dateline"), "日期 Date"),
                 (("reporter", "author"), "记者 Reporter"), (("page",), "页 Page"), (("record",), "记录 Record"),
                 (("url",), "网址 URL"))
 _META_FORMATS = {"page": "第 {} 页", "record": "第 {} 条"}
@@ -294,7 +294,7 @@ def make_upload_fn(pipeline: Any, load_error: str | None = None):
         if not paths:
             return uploads, messages
         names = ", ".join(Path(p).name for p in paths)
-        messages.append({"role": "user", "content": format_question_html(f"📎 {names}")})
+        messages.append({"role": "user", "content": format_question_html(f"上传 Upload: {names}")})
         if pipeline is None:
             messages.append({"role": "assistant", "content": format_error_html(load_error or "The index is not loaded.")})
             return uploads, messages

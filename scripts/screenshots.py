@@ -88,6 +88,8 @@ UPLOAD_QUESTION = "西海岸新区今年建成智慧停车场多少处？"
 
 def write_upload_page(folder: Path) -> Path:
     """The news page the upload screenshot and tests/test_upload_browser.py add in the chat."""
+    if str(ROOT) not in sys.path:  # run as `python scripts/screenshots.py`
+        sys.path.insert(0, str(ROOT))
     from benchmarks.documents import make_html
 
     path = Path(folder) / "停车新闻.html"
