@@ -53,7 +53,7 @@ class BuildReport:
     @property
     def skipped(self) -> list[str]:
         """'name: reason' for every file that was not indexed."""
-        return [w.removeprefix("skipped ") for w in self.warnings if w.startswith("skipped ")]
+        return sorted(w.removeprefix("skipped ") for w in self.warnings if w.startswith("skipped "))
 
     @property
     def notes(self) -> list[str]:

@@ -47,6 +47,9 @@ def cmd_add(args) -> int:
     return 0
 
 
+_WHERE = (("page", "第 {} 页"), ("record", "第 {} 条"), ("date", "{}"), ("url", "{}"))  # shown by a citation
+
+
 def _format_answer(answer, original_text) -> str:
     lines = []
     for note in answer.notes:
@@ -59,7 +62,8 @@ def _format_answer(answer, original_text) -> str:
         lines.append(f"原文: {answer.text} [1]")
     for number, chunk in enumerate(answer.citations, start=1):
         passage = " ".join(original_text(chunk).split())
-        lines.append(f"[{number}] {chunk.source} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
+        where = "".join(f" · {label.format(chunk.metadata[key])}" for key, label in _WHERE if chunk.metadata.get(key))
+        lines.append(f"[{number}] {chunk.source}{where} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
         lines.append(f"    {passage[:300]}{'…' if len(passage) > 300 else ''}")
     return "\n".join(lines)
 
