@@ -244,3 +244,53 @@ def test_mixed_folder_answers_cite_each_document(mixed, question, source, expect
     check_answer(answer, pipeline, question)
     assert not answer.abstained and answer.chunk.source == source and expected in answer.text
     assert expected in pipeline.original_text(answer.citations[0])  # the citation shows the extracted text
+
+
+# ----------------------------------------------------------------------------------------------
+# News pages as Chinese sites lay them out (written by hand): only the story is kept
+# ----------------------------------------------------------------------------------------------
+
+PORTAL_STORY = ["新华社青岛12月20日电 记者从青岛市交通运输局获悉，青岛地铁6号线一期工程20日开通运营，线路全长30.8公里，设车站21座。",
+                "6号线一期工程贯穿西海岸新区南北，开通后西海岸新区轨道交通线网里程达到120公里，市民出行更加便捷。",
+                "据介绍，6号线采用全自动运行系统，最高运行速度每小时80公里，高峰时段行车间隔为6分钟。"]
+PORTAL_PAGE = ("""<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset=gbk">
+<title>青岛地铁6号线一期开通运营-新华网</title><meta name="description" content="青岛地铁6号线一期开通">
+<meta name="publishdate" content="2022-12-20"><script src="/js/jquery.js"></script>
+<script>document.write('<div class="ad">广告</div>');var _hmt=_hmt||[];</script></head><body>
+<div id="topbar"><a href="/">新华网首页</a> | <a href="/politics">时政</a> | <a href="/local">地方</a> | <a href="/login">登录</a></div>
+<div class="breadcrumb">当前位置：<a href="/">首页</a> &gt; <a href="/local">地方</a> &gt; 正文</div>
+<div class="main"><h1 class="title">青岛地铁6号线一期开通运营</h1>
+<div class="info"><span class="time">2022-12-20 10:15:36</span><span class="source">来源：新华网</span>
+<span class="share">分享到：微信 微博 QQ空间</span></div>
+<div id="detail">""" + "".join(f"<p>　　{p}</p>" for p in PORTAL_STORY) + """
+<p class="editor">【责任编辑：王琳】</p></div>
+<div class="related"><h3>相关新闻</h3><ul><li><a href="/a">青岛地铁1号线全线贯通</a></li>
+<li><a href="/b">青岛发布地铁建设规划</a></li><li><a href="/c">西海岸新区交通发展综述</a></li></ul></div>
+<div id="comments"><h3>网友评论</h3><div class="comment">终于通了，太方便了！</div></div></div>
+<div class="footer">关于我们 | 联系我们 | 版权所有 新华网 京ICP证010042号</div></body></html>""").encode("gbk")
+
+PAPER_STORY = ["本报讯（记者 李明 通讯员 张华）12月19日，即墨区首个农村污水处理一体化项目在龙泉街道投入使用，日处理能力500吨。",
+               "该项目总投资1200万元，覆盖周边8个村庄，惠及群众3000余户，处理后的水质达到一级A排放标准。"]
+PAPER_PAGE = ("""<html><head><meta charset="utf-8"><title>即墨区首个农村污水处理一体化项目投用 - 青岛日报数字报</title></head>
+<body><table width="100%"><tr><td class="left"><a href="/paper/1">第01版：要闻</a><br><a href="/paper/2">第02版：综合</a>
+<br><a href="/paper/3">第03版：区市</a></td><td class="content">
+<h2>即墨区首个农村污水处理一体化项目投用</h2><div class="date">2022年12月20日</div>
+<div id="ozoom">""" + "".join(f"<p>{p}</p>" for p in PAPER_STORY) + """</div></td></tr></table>
+<div class="nav"><a href="/prev">上一篇</a> <a href="/next">下一篇</a> <a href="/">返回目录</a></div></body></html>""").encode("utf-8")
+
+
+@pytest.mark.parametrize("name, raw, story, title", [
+    ("xinhua.html", PORTAL_PAGE, PORTAL_STORY, "青岛地铁6号线一期开通运营"),
+    ("epaper.htm", PAPER_PAGE, PAPER_STORY, "即墨区首个农村污水处理一体化项目投用"),
+])
+def test_hand_written_news_pages_keep_only_the_story(tmp_path, name, raw, story, title):
+    document = read(tmp_path, name, raw)
+    [article] = document.articles
+    assert article.title.startswith(title)
+    body = document.text.replace("\u3000", "").replace(" ", "")
+    for paragraph in story:
+        assert paragraph.replace(" ", "") in body
+    for boilerplate in ("首页", "登录", "当前位置", "分享到", "相关新闻", "网友评论", "终于通了", "版权所有", "ICP",
+                        "上一篇", "第02版", "_hmt", "广告", "<", "&gt;"):
+        assert boilerplate not in document.text, boilerplate
+    assert article.metadata.get("date") == "2022-12-20"

@@ -136,3 +136,34 @@ def test_upload_message_escapes_file_names():
 
     html = format_upload_html([FileResult("<img src=x onerror=alert(1)>.pdf", False, "damaged PDF (<b>)")])
     assert "<img" not in html and "<b>" not in html and "✗" in html
+
+
+def test_upload_settings_from_the_environment():
+    from rag.config import Config, ConfigError
+
+    config = Config.from_env({"RAG_UPLOAD_MAX_FILES": "3", "RAG_UPLOAD_MAX_MB": "2", "RAG_PERSIST_UPLOADS": "1"})
+    assert (config.upload_max_files, config.upload_max_mb, config.persist_uploads) == (3, 2, True)
+    default = Config.from_env({})
+    assert (default.upload_max_files, default.upload_max_mb, default.persist_uploads) == (5, 10, False)
+    with pytest.raises(ConfigError, match="RAG_PERSIST_UPLOADS"):
+        Config.from_env({"RAG_PERSIST_UPLOADS": "maybe"})
+    with pytest.raises(ConfigError, match=r"upload_max_mb must be an integer in \[1, 200\]"):
+        Config.from_env({"RAG_UPLOAD_MAX_MB": "0"})
+
+
+def test_app_upload_button_follows_the_setting(pipeline):
+    import sys
+
+    from tests.conftest import ROOT
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app
+
+    def upload_buttons(config):
+        demo = app.build_app(replace(pipeline, config=config))
+        return [c for c in demo.get_config_file()["components"] if c["type"] == "uploadbutton"]
+
+    [button] = upload_buttons(pipeline.config)
+    assert "≤ 5 × 10 MB" in button["props"]["label"] and button["props"]["file_count"] == "multiple"
+    assert upload_buttons(pipeline.config.with_(upload_max_files=0)) == []  # 0: no upload on this server
