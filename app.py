@@ -20,7 +20,8 @@ import gradio as gr
 
 from rag.config import Config
 from rag.errors import RagError
-from rag.render import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, status_html
+from rag.render import (TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, make_upload_fn,
+                        status_html)
 from rag.types import AnswerDict
 
 HERE = Path(__file__).resolve().parent
@@ -70,8 +71,15 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
     """Build the chat UI around `pipeline` (None when loading failed: `load_error` is shown)."""
     info = dict(getattr(pipeline, "info", {}) or {}) if pipeline is not None else {}
     add_question, add_answer = make_chat_fns(pipeline, load_error)
+    add_uploads = make_upload_fn(pipeline, load_error)
+    config = getattr(pipeline, "config", None)
+    max_files, max_mb = getattr(config, "upload_max_files", 5), getattr(config, "upload_max_mb", 10)
 
-    with gr.Blocks(title=TITLE, fill_height=True) as demo:
+    def upload(files, uploads, messages, progress=gr.Progress()):
+        return add_uploads(files, uploads, messages, lambda fraction, text: progress(fraction, desc=text))
+
+    # Uploaded files are deleted from Gradio's cache within an hour (their text lives on in the session's state).
+    with gr.Blocks(title=TITLE, fill_height=True, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "## 新闻问答 · News QA\n"
             "Ask about the news articles; every answer is a sentence copied from an article, "
@@ -97,6 +105,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
             scale=1,
         )
         asked = gr.State([])  # earlier questions of this conversation (follow-up resolution)
+        uploads = gr.State(None)  # this browser session's own files (rag.uploads.Uploads), never shared
         pending = gr.State(None)
         with gr.Row(equal_height=True):
             question = gr.Textbox(
@@ -110,11 +119,17 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
                               elem_id="rag-topk")
             clear = gr.Button("Clear 清空", scale=0, min_width=110, size="md", variant="secondary",
                               elem_id="rag-clear")
+            if max_files:
+                add_files = gr.UploadButton(
+                    f"上传文章 Add files (≤ {max_files} × {max_mb} MB)", file_count="multiple",
+                    scale=0, min_width=180, size="md", elem_id="rag-upload")
+                add_files.upload(upload, [add_files, uploads, chatbot], [uploads, chatbot], api_visibility="private",
+                                 concurrency_id=PIPELINE_QUEUE, show_progress="full")
         turn_outputs = [chatbot, asked]
         question.submit(
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
-        ).then(add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
+        ).then(add_answer, [pending, top_k, chatbot, asked, uploads], turn_outputs, api_visibility="private",
                concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
 
         def ask_example(messages: list, event: gr.SelectData):  # the same two-step turn as typing it
@@ -122,7 +137,7 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
 
         chatbot.example_select(ask_example, [chatbot], [question, chatbot, pending], queue=False,
                                api_visibility="private").then(
-            add_answer, [pending, top_k, chatbot, asked], turn_outputs, api_visibility="private",
+            add_answer, [pending, top_k, chatbot, asked, uploads], turn_outputs, api_visibility="private",
             concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],
                     queue=False, api_visibility="private")

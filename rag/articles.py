@@ -89,8 +89,8 @@ def is_caption(text: str) -> bool:
 def looks_like_heading(text: str, markdown: bool, following: str = "") -> bool:
     if markdown:
         return text.startswith("#")
-    if len(text) > HEADING_MAX or is_finished(text) or is_byline(text):
-        return False
+    if len(text) > HEADING_MAX or is_finished(text) or is_byline(text) or _DATELINE.match(text):
+        return False  # a dateline opens a story's body even when the layout broke its line early
     if any(mark in text[:-1] for mark in "。！？；"):
         return False  # a sentence ends inside: body text cut by a column
     if text.endswith("——") or _DATELINE.match(following) or _BYLINE_BOX.match(following):

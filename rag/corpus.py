@@ -1,8 +1,10 @@
 """The corpus folder: which files are articles, how their bytes are decoded, their fingerprints.
 
-`load_corpus` reads every article file (UTF-8, UTF-16 with BOM or GBK/GB18030), skips with a warning
-what is not an article (empty, binary, too large, a symlink out of the folder, no article text), and
-hands each decoded text to `rag.articles.parse_articles`. Citations' offsets index into the decoded text.
+`load_corpus` reads every file through its reader (rag.readers: text in UTF-8, UTF-16 with BOM or
+GBK/GB18030, HTML pages, PDFs, Word files, article records) and skips with a warning naming the file and
+the reason whatever is not indexed (an unsupported type, empty, binary, too large, a scan without text, a
+symlink out of the folder, no article text). Citations' offsets index into each file's extracted text.
+Hidden files and folders (a name starting with ".") are not looked at.
 """
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import hashlib
 import logging
 from pathlib import Path
 
-from rag.articles import Article, parse_articles
+from rag.articles import Article
 from rag.errors import CorpusError
+from rag.readers import READABLE_SUFFIXES, SkipFile, read_document, unsupported_reason
 
 log = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = (".txt", ".md")
+ARTICLE_SUFFIXES = READABLE_SUFFIXES
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger files are not articles (archives, dumps): skipped
 
 
@@ -43,15 +46,20 @@ def read_text(path: Path) -> str:
 
 
 def list_corpus_files(corpus_dir: Path, warnings: list[str] | None = None) -> list[Path]:
-    """Article files under corpus_dir, sorted; symlinks leading out of the folder are not followed
-    (each one skipped is named in `warnings`)."""
+    """Files of a readable type under corpus_dir, sorted; symlinks leading out of the folder are not
+    followed, and files of other types are not read (each one skipped is named in `warnings`)."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist: pass --corpus DIR with .txt/.md articles")
     root = corpus_dir.resolve()
     files = []
     for path in sorted(corpus_dir.rglob("*")):
-        if path.suffix.lower() not in ARTICLE_SUFFIXES or not path.is_file():
+        relative = path.relative_to(corpus_dir)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.suffix.lower() not in ARTICLE_SUFFIXES:
+            if warnings is not None:
+                warnings.append(f"skipped {relative.as_posix()}: {unsupported_reason(path.suffix)}")
             continue
         if not path.resolve().is_relative_to(root):
             message = f"skipped {path.relative_to(corpus_dir).as_posix()}: it links outside the corpus folder"
@@ -101,19 +109,22 @@ def load_corpus(corpus_dir: Path, files: list[Path] | None = None) -> tuple[list
             warnings.append(f"skipped {name}: {size / 1e6:.0f} MB is too large for an article (limit {MAX_FILE_BYTES // 2**20} MiB)")
             continue
         try:
-            text = read_text(path)
+            document = read_document(path, name)
+        except SkipFile as error:
+            warnings.append(f"skipped {name}: {error}")
+            continue
         except CorpusError as error:
             warnings.append(f"skipped {error}")
             continue
         except OSError as error:
             warnings.append(f"skipped {name}: {error.strerror}")
             continue
-        found = parse_articles(text, name)
-        if not found:
+        warnings.extend(document.notes)
+        if not document.articles:
             warnings.append(f"skipped {name}: no article text found")
             continue
-        texts[name] = text
-        articles.extend(found)
+        texts[name] = document.text
+        articles.extend(document.articles)
     if not articles and files is None:
-        raise CorpusError(f"no readable article in {corpus_dir}: add UTF-8 or GBK .txt/.md files")
+        raise CorpusError(f"no readable article in {corpus_dir}: add articles ({', '.join(ARTICLE_SUFFIXES)} files)")
     return articles, texts, warnings

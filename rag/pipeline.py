@@ -13,6 +13,7 @@ from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
 from rag.retrieval import query_text, retrieve
 from rag.sentences import SentenceSimilarity
 from rag.store import SearchIndex
+from rag.store.memory import joined
 from rag.types import Answer, Chunk
 
 
@@ -62,16 +63,19 @@ class Pipeline:
     def original_text(self, chunk: Chunk) -> str:
         return self.index.original_text(chunk)
 
-    def similarity_to(self, query_vector) -> SentenceSimilarity:
+    def similarity_to(self, query_vector, index: SearchIndex | None = None) -> SentenceSimilarity:
         """The question's cosine with each answer sentence of a retrieved chunk (None for a chunk the index
         has no sentence vectors for: rag.sentences then scores the question without them)."""
-        return lambda chunk: self.index.sentence_similarity(chunk, query_vector)
+        index = self.index if index is None else index
+        return lambda chunk: index.sentence_similarity(chunk, query_vector)
 
     def ask(self, question: object, top_k: int | None = None, history: Sequence[str] = (),
-            mode: str = "hybrid") -> Answer:
+            mode: str = "hybrid", extra: SearchIndex | None = None) -> Answer:
         """Answer one question (its latency_ms set). Never raises for bad questions: they get an abstention
-        with a note. A follow-up ("那平度呢？") is read against `history`; with none it asks for a full question."""
+        with a note. A follow-up ("那平度呢？") is read against `history`; with none it asks for a full question.
+        `extra`: a chat session's own index (rag.uploads), searched together with the shared one."""
         started = time.perf_counter()
+        index = joined(self.index, extra)
         text, notes = clean_question(question, self.config.max_question_chars)
         if not has_content(text):
             answer = Answer(question=text, text=EMPTY_QUESTION, chunk=None, abstained=True, notes=notes)
@@ -84,9 +88,9 @@ class Pipeline:
             analysed = analyse(resolved)
             k = max(1, min(top_k or self.config.top_k, 100))
             vector = self.embedder.embed_queries([query_text(analysed)])[0]
-            chunks = retrieve(self.index, vector, analysed, self.config, k=max(k, 10), mode=mode)
+            chunks = retrieve(index, vector, analysed, self.config, k=max(k, 10), mode=mode)
             answer = extract_answer(analysed, chunks, k, self.config.abstain_threshold, asked=text, notes=notes,
-                                    source_text=self.index.article_text, similarity=self.similarity_to(vector),
+                                    source_text=index.article_text, similarity=self.similarity_to(vector, index),
                                     reader=self.reader)
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 

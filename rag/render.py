@@ -15,6 +15,7 @@ from rag.config import check_top_k
 from rag.errors import RagError
 from rag.report import count
 from rag.types import Answer, AnswerDict, Chunk
+from rag.store.memory import UPLOADED, is_uploaded
 
 # The repository root, where app.py and (by default) the index live: the status line shows an index
 # folder below it relative to it.
@@ -64,8 +65,10 @@ def reading_text(text: str) -> str:
 # ----------------------------------------------------------------------------------------------
 
 # (metadata keys tried in order, label); the library fills what each article's byline gives.
-_META_FIELDS = ((("newspaper",), "报纸 Newspaper"), (("date", "dateline"), "日期 Date"),
-                (("reporter",), "记者 Reporter"))
+_META_FIELDS = ((("newspaper",), "报纸 Newspaper"), (("site",), "网站 Site"), (("date", "dateline"), "日期 Date"),
+                (("reporter", "author"), "记者 Reporter"), (("page",), "页 Page"), (("record",), "记录 Record"),
+                (("url",), "网址 URL"))
+_META_FORMATS = {"page": "第 {} 页", "record": "第 {} 条"}
 
 
 def _highlight(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
@@ -122,7 +125,8 @@ def _citation_html(number: int, chunk: Chunk, answer: Answer,
     metadata = chunk.metadata or {}
     meta_parts = []
     for keys, label in _META_FIELDS:
-        value = next((metadata[k] for k in keys if metadata.get(k)), "")
+        key = next((k for k in keys if metadata.get(k)), "")
+        value = _META_FORMATS.get(key, "{}").format(metadata[key]) if key else ""
         if value:
             meta_parts.append(f'<span class="rag-meta-item">{esc(label)}: {esc(value)}</span>')
     meta_parts.append(
@@ -135,6 +139,8 @@ def _citation_html(number: int, chunk: Chunk, answer: Answer,
     subtitle = (f'<div class="rag-subtitle">{esc(metadata["subtitle"])}</div>'
                 if metadata.get("subtitle") else "")
     badge = ' <span class="rag-badge">answer 答案</span>' if contains else ""
+    if metadata.get(UPLOADED):  # the user's own file, added in this session
+        badge += ' <span class="rag-badge rag-badge-upload">你上传的 your file</span>'
     return (
         f'<details class="rag-cite" data-cite="{number}">'
         f'<summary><span class="rag-num">[{number}]</span> <span class="rag-title">{esc(title)}</span>'
@@ -266,6 +272,28 @@ def original_text_of(pipeline: Any) -> Callable[[Chunk], str]:
     return fn if callable(fn) else (lambda chunk: chunk.text)
 
 
+def with_uploads(original_text: Callable[[Chunk], str], extra: Any) -> Callable[[Chunk], str]:
+    """The original text of a passage from the shared index or, for the user's own files, the session's index."""
+    if extra is None:
+        return original_text
+    return lambda chunk: extra.original_text(chunk) if is_uploaded(chunk) else original_text(chunk)
+
+
+def format_upload_html(results: Sequence[Any], uploads: Any = None, persisted: bool = False) -> str:
+    """The chat message after files were added: each file with what was indexed or why it was not."""
+    rows = []
+    for result in results:
+        mark, css = ("✓", "rag-upload-ok") if result.added else ("✗", "rag-upload-bad")
+        rows.append(f'<li class="{css}">{mark} <code>{esc(result.name)}</code>: {esc(result.message)}</li>')
+    names = getattr(uploads, "names", ()) or ()
+    where = ("They are in the shared index now, for every visitor." if persisted else
+             "Only this browser session searches them; they are gone when it ends. "
+             "只在本次会话中检索，关闭页面即删除。")
+    held = (f'<div class="rag-note">This session\'s files 本会话的文件 ({len(names)}): '
+            f'{esc(", ".join(names))}. {esc(where)}</div>') if names or persisted else ""
+    return f'<div class="rag-reply rag-upload"><ul>{"".join(rows)}</ul>{held}</div>'
+
+
 def make_chat_fns(pipeline: Any, load_error: str | None = None):
     """The two steps of one chat turn (kept free of gradio objects so tests can call them)."""
     original_text = original_text_of(pipeline)
@@ -279,8 +307,9 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
         messages.append({"role": "user", "content": format_question_html(question)})
         return "", messages, question
 
-    def add_answer(question: str | None, top_k: Any, messages: list | None, asked: list | None):
-        """Step 2: answer, passing the earlier questions of this conversation as history."""
+    def add_answer(question: str | None, top_k: Any, messages: list | None, asked: list | None, uploads: Any = None):
+        """Step 2: answer, passing the earlier questions of this conversation as history, and searching the
+        session's own uploads (rag.uploads.Uploads) with the shared index."""
         messages = list(messages or [])
         asked = list(asked or [])
         if not question:
@@ -289,8 +318,10 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
             reply = format_error_html(load_error or "The index is not loaded.")
         else:
             try:
-                answer = pipeline.ask(question, top_k=clamp_top_k(top_k), history=tuple(asked))
-                reply = format_answer_html(answer, original_text)
+                extra = getattr(uploads, "index", None)
+                answer = pipeline.ask(question, top_k=clamp_top_k(top_k), history=tuple(asked),
+                                      **({"extra": extra} if extra is not None else {}))
+                reply = format_answer_html(answer, with_uploads(original_text, extra))
             except RagError as error:
                 reply = format_error_html(str(error))
             asked.append(question)
@@ -298,6 +329,30 @@ def make_chat_fns(pipeline: Any, load_error: str | None = None):
         return messages, asked
 
     return add_question, add_answer
+
+
+def make_upload_fn(pipeline: Any, load_error: str | None = None):
+    """The chat's upload step: read and index the files into the session's own Uploads (rag.uploads), and
+    say in the chat what was added and why a file was not. Kept free of gradio objects so tests call it."""
+
+    def add_uploads(files: Any, uploads: Any, messages: list | None, progress: Callable | None = None):
+        messages = list(messages or [])
+        paths = [getattr(f, "name", f) for f in (files if isinstance(files, (list, tuple)) else [files]) if f]
+        if not paths:
+            return uploads, messages
+        names = ", ".join(Path(p).name for p in paths)
+        messages.append({"role": "user", "content": format_question_html(f"上传 Upload: {names}")})
+        if pipeline is None:
+            messages.append({"role": "assistant", "content": format_error_html(load_error or "The index is not loaded.")})
+            return uploads, messages
+        from rag.uploads import add_files
+
+        uploads, results = add_files(pipeline, uploads, paths, progress)
+        persisted = bool(getattr(pipeline.config, "persist_uploads", False))
+        messages.append({"role": "assistant", "content": format_upload_html(results, uploads, persisted)})
+        return uploads, messages
+
+    return add_uploads
 
 
 def answer_json(pipeline: Any, question: Any, top_k: Any = TOP_K_DEFAULT) -> AnswerDict:

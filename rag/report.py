@@ -71,9 +71,25 @@ class BuildReport:
             line += f"\nrefreshed: {self.changes.summary()}"
             if self.kept_added:
                 line += f"; kept {count(self.kept_added, 'file')} added with `python -m rag add`"
-        return line
+        return line + self.not_indexed()
 
     def add_summary(self) -> str:
         return (f"added {count(self.added, 'source')}, replaced {self.replaced}, kept {self.kept} → "
                 f"{count(self.articles, 'new article')} → {count(self.chunks, 'new chunk')} ({self.embedded} "
-                f"embedded) in {self.seconds:.1f} s → {self.index_dir}")
+                f"embedded) in {self.seconds:.1f} s → {self.index_dir}" + self.not_indexed())
+
+    @property
+    def skipped(self) -> list[str]:
+        """'name: reason' for every file that was not indexed."""
+        return sorted(w.removeprefix("skipped ") for w in self.warnings if w.startswith("skipped "))
+
+    @property
+    def notes(self) -> list[str]:
+        """The other warnings (e.g. a file read by its content, records skipped inside a file)."""
+        return [w for w in self.warnings if not w.startswith("skipped ")]
+
+    def not_indexed(self) -> str:
+        """The summary's list of the files not indexed, each with its reason ("" when every file was)."""
+        if not self.skipped:
+            return ""
+        return f"\nnot indexed: {count(len(self.skipped), 'file')}\n" + "\n".join(f"  {line}" for line in self.skipped)

@@ -55,12 +55,22 @@ def _manifest(config: Config, embedder: Embedder, content: IndexContent) -> dict
     }
 
 
-def embed_and_write(config: Config, embedder: Embedder, content: IndexContent, *,
-                    cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Written:
-    """Embed the chunks and their answer sentences (reusing vectors in `cache`, which is not changed),
-    tokenize the chunks, and write the index to config's store atomically (the caller holds store_lock)."""
-    cache = dict(cache or {})
-    chunks = content.chunks
+@dataclass(frozen=True)
+class Embedded:
+    """The chunks' passage vectors, answer-sentence vectors and BM25 tokens, in chunk order."""
+
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    tokens: list[list[str]]
+    embedded: int  # chunks whose passage needed the embedder (the rest came from the cache)
+    stage_seconds: dict[str, float]  # embed, embed_sentences, tokenize
+
+
+def embed_chunks(config: Config, embedder: Embedder, chunks: Sequence[Chunk], *,
+                 cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Embedded:
+    """Embed the chunks and their answer sentences (reusing vectors in `cache`, which gains the new ones)
+    and tokenize them for BM25: what an index holds besides the chunks (a build's and a chat upload's)."""
+    cache = {} if cache is None else cache
     stages: dict[str, float] = {}
     started = time.perf_counter()
     texts = [passage_text(chunk) for chunk in chunks]
@@ -78,18 +88,29 @@ def embed_and_write(config: Config, embedder: Embedder, content: IndexContent, *
         bar.close()
     stages["embed_sentences"] = time.perf_counter() - started
     started = time.perf_counter()
-    tokens = tokenize_many([passage_text(chunk) for chunk in chunks])
+    tokens = tokenize_many(texts)
     stages["tokenize"] = time.perf_counter() - started
+    return Embedded(vectors, sentence_vectors, tokens, embedded, stages)
+
+
+def embed_and_write(config: Config, embedder: Embedder, content: IndexContent, *,
+                    cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Written:
+    """Embed the chunks and their answer sentences (reusing vectors in `cache`, which is not changed),
+    tokenize the chunks, and write the index to config's store atomically (the caller holds store_lock)."""
+    chunks = content.chunks
+    done = embed_chunks(config, embedder, chunks, cache=dict(cache or {}), progress=progress)
+    stages = dict(done.stage_seconds)
     started = time.perf_counter()
     manifest = _manifest(config, embedder, content)
     if config.store == "milvus":
         from rag.store.milvus import write_collection
 
-        write_collection(config, manifest, chunks, content.sources, vectors, tokens, sentence_vectors)
+        write_collection(config, manifest, chunks, content.sources, done.vectors, done.tokens, done.sentence_vectors)
     else:
-        write_index(config.index_dir, manifest, chunks, content.sources, vectors, tokens, sentence_vectors)
+        write_index(config.index_dir, manifest, chunks, content.sources, done.vectors, done.tokens,
+                    done.sentence_vectors)
     stages["write"] = time.perf_counter() - started
-    return Written(embedded, stages)
+    return Written(done.embedded, stages)
 
 
 def store_lock(config: Config):

@@ -1,4 +1,5 @@
-"""Make the README's screenshots: docs/screenshot.png (1280 px wide) and docs/screenshot-narrow.png (420 px).
+"""Make the README's screenshots: docs/screenshot.png (1280 px wide), docs/screenshot-narrow.png (420 px) and
+docs/screenshot-upload.png (a news page added in the chat and answered from).
 
     python scripts/screenshots.py [--out docs] [--index index]
 
@@ -79,6 +80,42 @@ def _ask_and_open_first_citation(page) -> None:
     reply.locator(".rag-passage mark").first.wait_for(state="visible")
 
 
+# Facts the seeds do not hold, so an answer from them can only come from the upload.
+UPLOAD_STORY = ["本报12月14日讯 西海岸新区今年以来加快智慧停车建设，全年建成智慧停车场37处，新增停车泊位一万二千个。",
+                "下一步，西海岸新区将把停车场接入城市停车平台，市民可在手机上查询空余泊位并在线缴费。"]
+UPLOAD_QUESTION = "西海岸新区今年建成智慧停车场多少处？"
+
+
+def write_upload_page(folder: Path) -> Path:
+    """The news page the upload screenshot and tests/test_upload_browser.py add in the chat."""
+    if str(ROOT) not in sys.path:  # run as `python scripts/screenshots.py`
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.documents import make_html
+
+    path = Path(folder) / "停车新闻.html"
+    path.write_bytes(make_html("西海岸新区智慧停车场建设提速", UPLOAD_STORY, date="2022-12-15", author="张晓帆",
+                               site="青岛新闻网"))
+    return path
+
+
+def upload_files(page, paths, timeout: float = 60000) -> None:
+    """Add files with the chat's upload button and wait for the message saying what was added."""
+    before = page.locator("#rag-chat .rag-upload").count()
+    page.locator("#rag-upload input[type=file], input[type=file]").first.set_input_files([str(p) for p in paths])
+    page.wait_for_function("n => document.querySelectorAll('#rag-chat .rag-upload').length > n", arg=before,
+                           timeout=timeout)
+
+
+def ask(page, question: str, timeout: float = 30000) -> None:
+    """Type a question, wait for its reply."""
+    before = page.locator("#rag-chat .rag-reply").count()
+    box = page.locator("#rag-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function("n => document.querySelectorAll('#rag-chat .rag-reply').length > n", arg=before,
+                           timeout=timeout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the PNGs (default: docs)")
@@ -109,12 +146,26 @@ def main(argv: list[str] | None = None) -> int:
             page.locator("#rag-chat .rag-question").last.evaluate("e => e.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(400)
             page.screenshot(path=str(args.out / "screenshot-narrow.png"), full_page=True)
+            page.close()
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.goto(url)
+            page.wait_for_selector("#rag-question textarea")
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:
+                upload_files(page, [write_upload_page(Path(folder))])
+            ask(page, UPLOAD_QUESTION)
+            reply = page.locator("#rag-chat .rag-reply").last
+            reply.locator("details.rag-cite summary").first.click()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(args.out / "screenshot-upload.png"), full_page=True)
             browser.close()
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     log.unlink(missing_ok=True)
-    print(f"wrote {args.out / 'screenshot.png'} and {args.out / 'screenshot-narrow.png'}")
+    print(f"wrote {args.out / 'screenshot.png'}, {args.out / 'screenshot-narrow.png'} and "
+          f"{args.out / 'screenshot-upload.png'}")
     return 0
 
 
