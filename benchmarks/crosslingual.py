@@ -71,6 +71,24 @@ def recall(pipeline, questions, lexicon) -> dict:
             "recall@10": sum(1 for r in ranks if r) / n, "p50_ms": took[n // 2], "n": n}
 
 
+def weights(pipelines, grid=((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.5, 0.5))) -> list[dict]:
+    """Recall@1/5 for (BM25 weight, words-held weight) pairs: how rag.retrieval.UNIT_WEIGHT was chosen.
+    `pipelines`: (name, pipeline, answerable questions)."""
+    from unittest import mock
+
+    rows = []
+    for lexical, units in grid:
+        row = {"lexical_weight": lexical, "unit_weight": units}
+        for name, pipeline, questions in pipelines:
+            config = pipeline.config.with_(lexical_weight=max(lexical, 1e-9))
+            with mock.patch("rag.retrieval.UNIT_WEIGHT", units), mock.patch.object(pipeline, "config", config):
+                result = recall(pipeline, questions, pipeline.lexicon)
+            row[name] = {k: round(result[k], 3) for k in ("recall@1", "recall@5")}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def answer_evidence(pipeline, questions) -> list[dict]:
     """Ask each question with the support rule off; record whether it was answered right, whether the other
     rules abstained, and the support of the answer's article (what the support rule reads), so that
@@ -124,6 +142,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answer", type=int, default=0, help="ask N answerable and N unanswerable questions end to end")
     parser.add_argument("--every", type=int, default=1, help="score retrieval on every N-th answerable question")
+    parser.add_argument("--weights", action="store_true", help="also score a grid of retrieval weights")
     parser.add_argument("--json", type=Path, help="write the figures (and each asked question's evidence) here")
     args = parser.parse_args(argv)
 
@@ -143,6 +162,12 @@ def main(argv=None) -> int:
           " → after (+ lexicon terms):", flush=True)
     for key in ("recall@1", "recall@5", "recall@10", "p50_ms"):
         print(f"  {key}: {report['before'][key]:.3f} → {report['after'][key]:.3f}")
+    if args.weights:
+        from rag.pipeline import Pipeline
+
+        seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+        report["weights"] = weights([("xquad", pipeline, scored),
+                                     ("seed_en", seeds, [q for q in load_jsonl(SEED_EN) if q.source])])
     if args.answer:
         step_a, step_u = max(1, len(answerable) // args.answer), max(1, len(held) // args.answer)
         rows = answer_evidence(pipeline, answerable[::step_a][:args.answer] + held[::step_u][:args.answer])
