@@ -50,7 +50,7 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
         context = normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))
         if any(place not in context for place in question.places):
             return abstention
-    if abstain and question.units:  # English words and romanised names: does the article hold them?
+    if abstain and question.units and not question.chinese:  # English words, romanised names: in the article?
         if unsupported(question.units, normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))):
             return abstention
     start, end = answer_window(hits, question)
