@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.crosslingual import Lexicon, Unit
+from rag.crosslingual import Lexicon, Unit, common_english
 from rag.lexical import normalise, place_names, search_tokens, to_simplified
 
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
@@ -113,6 +113,8 @@ def analyse(text: str, lexicon: Lexicon | None = None) -> Question:
     asks_count = wh in _COUNT_WORDS or "比例" in normalised or "百分" in normalised
     tokens = search_tokens(normalised)
     units = lexicon.translate(unicodedata.normalize("NFKC", text)).units if lexicon is not None else ()
+    if chinese and units:  # only romanised names join a Chinese question (Pingdu 的…), not titles (《Embrace》)
+        units = tuple(unit for unit in units if unit.terms and not common_english(unit.text))
     searched = tuple(dict.fromkeys(t for unit in units for t in unit.terms))
     if searched:
         latin = {w.lower() for unit in units if unit.terms for w in unit.text.split()}
