@@ -2,17 +2,19 @@
 
 Nothing is generated: the sentence is copied from the chunk (rag.sentences scores the candidates), the
 short answer is the reader's span inside it (rag.reader), and both carry their offsets in the original
-file. Three rules abstain, all switched off together by a threshold ≤ 0 (Config.abstain_threshold):
+file. Four rules abstain, all switched off together by a threshold ≤ 0 (Config.abstain_threshold):
 - coverage: no sentence holds `threshold` of the question's content (Chinese questions only: an English
   question shares no words with the Chinese articles);
 - place: a place the question names is not in the answer's article ("胶州累计建成了多少万亩高标准农田？"
   must not be answered from an article about 平度);
-- reader: the reader finds no answer in what it read (rag.reader.says_no_answer).
+- reader: the reader finds no answer in what it read (rag.reader.says_no_answer);
+- support: an English question's words and names are not in the answer's article (rag.crosslingual.unsupported).
 """
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from rag.crosslingual import unsupported
 from rag.lexical import normalise
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
@@ -49,6 +51,9 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
     if abstain and question.places:
         context = normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))
         if any(place not in context for place in question.places):
+            return abstention
+    if abstain and question.units and not question.chinese:  # English words, romanised names: in the article?
+        if unsupported(question.units, normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))):
             return abstention
     if reader is not None and abstain and says_no_answer(read, question.chinese):
         return abstention

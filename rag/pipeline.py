@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 from rag.answer import extract_answer
 from rag.config import Config
+from rag.crosslingual import load_lexicon, searched_as
 from rag.dialogue import FOLLOW_UP_WITHOUT_CONTEXT, needs_context, resolve_follow_up
 from rag.embedding import Embedder, make_embedder
 from rag.question import EMPTY_QUESTION, analyse, clean_question, has_content
@@ -24,6 +25,7 @@ class Pipeline:
     embedder: Embedder
     reader: object = None  # what rag.reader.load_reader gives (run/read), None for reader "none"
     note: str = ""  # one line about how the index was loaded (e.g. served as built: its corpus is not here)
+    lexicon: object = None  # rag.crosslingual.Lexicon of the index's words, for English questions
 
     @classmethod
     def load(cls, config: Config, build_if_needed: bool = False,
@@ -50,7 +52,7 @@ class Pipeline:
             say(f"loading embedder {config.embedder}…")
             embedder = make_embedder(config.embedder, config.batch_size)
         analyse("青岛在哪里？")  # loads jieba's dictionary and tagger now (~1 s), not in the first user's answer
-        return cls(config, index, embedder, _load_reader(config), note)
+        return cls(config, index, embedder, _load_reader(config), note, _load_lexicon(index))
 
     @property
     def info(self) -> dict:
@@ -85,7 +87,9 @@ class Pipeline:
             resolved = resolve_follow_up(text, history) if history else text
             if resolved != text:
                 notes += (f"理解为：{resolved}",)
-            analysed = analyse(resolved)
+            analysed = analyse(resolved, self.lexicon)
+            if analysed.searched_as:
+                notes += (searched_as(analysed.searched_as),)
             k = max(1, min(top_k or self.config.top_k, 100))
             vector = self.embedder.embed_queries([query_text(analysed)])[0]
             chunks = retrieve(index, vector, analysed, self.config, k=max(k, 10), mode=mode)
@@ -93,6 +97,12 @@ class Pipeline:
                                     source_text=index.article_text, similarity=self.similarity_to(vector, index),
                                     reader=self.reader)
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+
+def _load_lexicon(index: SearchIndex):
+    """The index's stored lexicon (crosslingual.json), or one built from its chunks (an older index, Milvus)."""
+    folder = index.folder if not isinstance(index.folder, str) else None
+    return load_lexicon(folder, (chunk.text for chunk in index.chunks))
 
 
 def _load_reader(config: Config):

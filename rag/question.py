@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rag.crosslingual import Lexicon, Unit, common_english
 from rag.lexical import normalise, place_names, search_tokens, to_simplified
 
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
@@ -74,6 +75,10 @@ class Question:
     asks_number: bool  # a count, measure or date
     descriptive: bool  # a description or reason: the answer is a sentence, not a short span
     detailed: bool  # features, course, effects: the answer may take two sentences
+    # English words and romanised names, each with the corpus words it was understood as (rag.crosslingual),
+    # and those words: what BM25 searched for (shown to the user as "Searched as: …").
+    units: tuple[Unit, ...] = ()
+    searched_as: tuple[str, ...] = ()
 
     @property
     def chinese(self) -> bool:
@@ -96,17 +101,28 @@ def split_question(text: str) -> tuple[str, str, str]:
     return q[: match.start()], match.group(), q[match.end():]
 
 
-def analyse(text: str) -> Question:
+def analyse(text: str, lexicon: Lexicon | None = None) -> Question:
     """Everything later steps need to know about a (cleaned, self-contained) question; computed once per ask.
     The question word and the kinds are read from the normalised text, so a Traditional or full-width
-    question (為什麼, ？) is understood as its Simplified form."""
+    question (為什麼, ？) is understood as its Simplified form. With the corpus's `lexicon`, English words
+    and romanised names (also inside a Chinese question: `Pingdu 的蛋鸡保险`) become the corpus's Chinese
+    words for BM25; an English question keeps its English text for the dense side and the reader."""
     normalised = normalise(text)
     before, wh, after = split_question(normalised)
     chinese = bool(_CJK.search(text))
     asks_count = wh in _COUNT_WORDS or "比例" in normalised or "百分" in normalised
+    tokens = search_tokens(normalised)
+    units = lexicon.translate(unicodedata.normalize("NFKC", text)).units if lexicon is not None else ()
+    if chinese and units:  # only romanised names join a Chinese question (Pingdu 的…), not titles (《Embrace》)
+        units = tuple(unit for unit in units if unit.terms and not common_english(unit.text))
+    searched = tuple(dict.fromkeys(t for unit in units for t in unit.terms))
+    if searched:
+        latin = {w.lower() for unit in units if unit.terms for w in unit.text.split()}
+        kept = [t for t in tokens if _CJK.search(t)] if not chinese else [t for t in tokens if t not in latin]
+        tokens = kept + [t for term in searched for t in search_tokens(term)]
     return Question(
         text=text, normalised=normalised, simplified=to_simplified(text), language="zh" if chinese else "other", wh=wh, before=before, after=after,
-        tokens=tuple(search_tokens(normalised)), places=tuple(place_names(normalised)) if chinese else (),
+        tokens=tuple(tokens), places=tuple(place_names(normalised)) if chinese else (), units=units, searched_as=searched,
         kinds=frozenset(name for name, pattern in ANSWER_KINDS.items() if pattern.search(normalised)),
         asks_number=asks_count or any(w in normalised for w in _DATE_WORDS),
         descriptive=wh in _DESCRIPTIVE_WH if chinese else bool(_ENGLISH_DESCRIPTIVE.search(text)),

