@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from rag.errors import EmbedderError
+from rag.errors import EmbedderError, install_hint
 
 # Query/passage prefixes for model families that were trained with them (used when the model
 # does not configure its own prompts).
@@ -72,7 +72,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise EmbedderError(
-                "the 'st:' embedder needs sentence-transformers: pip install torch==2.13.0 sentence-transformers"
+                f"the 'st:' embedder needs the hub extra ({error.name} is missing): {install_hint('hub')}"
             ) from error
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:

@@ -1,4 +1,6 @@
 """Errors a user can act on. Each message says what went wrong and what to do next."""
+import shlex
+from pathlib import Path
 
 
 class RagError(Exception):
@@ -34,3 +36,11 @@ class CorpusMismatch(RagError):
 
 
 # ConfigError (a setting out of range) is a RagError too; it lives next to the settings, in rag/config.py.
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that adds an optional extra (pyproject.toml), runnable from any folder."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():  # a clone, installed editable (the README's way)
+        return "pip install -e " + shlex.quote(f"{root}[{extra}]")
+    return "pip install " + shlex.quote(f"rag-news-zh[{extra}]")

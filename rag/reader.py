@@ -2,10 +2,11 @@
 
 `load_reader(spec)` gives an object with `run(question, contexts) -> Reading` (searched for spans as
 often as needed) and `read(question, contexts, per_window, within) -> [ReaderSpan]`:
-- "bundled" (the default): models/reader-zh, our e5-small reader (rag.reader_model), offline;
-  "bundled:int8" runs its matrix products in int8 (faster, a little less exact);
-- a folder made by scripts/train_reader.py: the same kind of reader;
-- any other name or folder: a transformers AutoModelForQuestionAnswering (hub access needed for a name);
+- "bundled" (the default): models/reader-zh, our e5-small reader (rag.reader_model), offline, run by
+  onnxruntime from its reader.onnx (int8 where measured harmless; "bundled:int8" is the same reader);
+- a folder made by scripts/train_reader.py and scripts/export_reader_onnx.py: the same kind of reader;
+- any other name or folder: a transformers AutoModelForQuestionAnswering (the hub extra; hub access
+  needed for a name);
 - "none": no reader; answers are then whole sentences.
 
 The reader reads the top retrieved passages and proposes spans; rag.spans turns them into the answer
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from rag.errors import EmbedderError
+from rag.errors import EmbedderError, install_hint
 import numpy as np
 
 from rag.reader_model import Reading, ReaderSpan, Window
@@ -34,7 +35,7 @@ def load_reader(spec: str):
     if spec in ("bundled", "bundled:int8"):
         from rag.reader_model import ExtractiveReader
 
-        return ExtractiveReader(BUNDLED, int8=spec.endswith(":int8"))
+        return ExtractiveReader(BUNDLED)
     if (Path(spec) / "normalisation.json").is_file():
         from rag.reader_model import ExtractiveReader
 
@@ -54,7 +55,9 @@ class TransformersReader:
             import torch
             from transformers import AutoModelForQuestionAnswering, AutoTokenizer
         except ImportError as error:
-            raise EmbedderError("the reader needs transformers: pip install torch==2.13.0 transformers") from error
+            raise EmbedderError(f"the reader {model!r} is a transformers model, which needs the hub extra "
+                                f"({error.name} is missing): {install_hint('hub')} (or use the bundled reader: "
+                                "--reader bundled)") from error
         self._torch = torch
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)

@@ -4,21 +4,25 @@ A reader folder (models/reader-zh/, made by scripts/train_reader.py) holds:
 - config.json: the BertConfig of the encoder, plus "reader" settings (window length, stride);
 - tokenizer.json: a `tokenizers` Unigram tokenizer over the kept vocabulary;
 - normalisation.json: e5's per-codepoint normalisation map, applied here with offsets kept;
-- model.safetensors: weights; matrices may be stored as int8 rows with a float scale each
-  (name + ".int8" and name + ".scale"), expanded to float32 on load.
+- model.safetensors: weights for training and export (torch); matrices may be stored as int8 rows with
+  a float scale each (name + ".int8" and name + ".scale"), expanded to float32 on load;
+- reader.onnx: the encoder and span head for onnxruntime (scripts/export_reader_onnx.py), which is what
+  answering runs: no torch.
 
 `encode_windows` is shared by training and answering, so both see the same windows.
-torch is imported only when a model is loaded.
+torch is imported only by `load_qa_model` (training, export).
 """
 from __future__ import annotations
 
+import functools
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rag.errors import EmbedderError
+from rag.errors import EmbedderError, install_hint
 
 MAX_QUESTION_TOKENS = 64
 
@@ -192,10 +196,15 @@ def unpack_state(packed: dict) -> dict:
 
 
 def load_qa_model(folder: Path):
-    """The BertForQuestionAnswering in `folder`, float32, in eval mode, and its reader settings."""
-    import torch
-    from safetensors.numpy import load_file
-    from transformers import BertConfig, BertForQuestionAnswering
+    """The BertForQuestionAnswering in `folder`, float32, in eval mode, and its reader settings (torch:
+    training and export)."""
+    try:
+        import torch
+        from safetensors.numpy import load_file
+        from transformers import BertConfig, BertForQuestionAnswering
+    except ImportError as error:
+        raise EmbedderError(f"the reader's torch model needs the train extra ({error.name} is missing): "
+                            f"{install_hint('train')}") from error
 
     folder = Path(folder)
     try:
@@ -216,46 +225,54 @@ def load_qa_model(folder: Path):
     return model.eval(), reader
 
 
-def dynamic_int8(model):
-    """int8 matrix products (weights per output channel, activations per call) on CPU, except the
-    feed-forward output layers, whose inputs carry outliers (magnitudes ~40 against a mean ~0.1) that
-    per-tensor activation scales flatten, and the QA head. 1.7x faster reads for -0.002 CMRC F1 but -0.027 EM
-on short answers (README, The reader), so it is an option ("bundled:int8"), not the default."""
-    import warnings
+ONNX_FILE = "reader.onnx"  # written by scripts/export_reader_onnx.py
+# A free Hugging Face Space has 2 vCPUs while os.cpu_count() there reports the host's: more threads than
+# cores only contend. Measured on 2 cores (README, Performance).
+THREADS = 2
 
-    import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    names = {name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)
-             and "qa_outputs" not in name and (not name.endswith("output.dense") or "attention" in name)}
-    with warnings.catch_warnings():  # torch points eager-mode quantization users to torchao; it still works
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in names}, dtype=torch.qint8)
+@functools.lru_cache(maxsize=4)
+def onnx_session(path: Path, threads: int = THREADS):
+    """One onnxruntime session per model file and process (CPU provider; the graph is already fused)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as error:
+        raise EmbedderError("the bundled reader needs onnxruntime: pip install onnxruntime "
+                            "(or answer with sentences only: RAG_READER=none)") from error
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, min(threads, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                              else os.cpu_count() or 1))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # warnings about unused initializers etc. are not the user's business
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        raise EmbedderError(f"cannot load the reader {path} ({type(error).__name__}: {error}); export it again with "
+                            f"`python scripts/export_reader_onnx.py {path.parent}`") from error
 
 
 class ExtractiveReader:
-    """A loaded reader folder: `read(question, contexts)` returns the best spans over all contexts."""
+    """A loaded reader folder run by onnxruntime: `read(question, contexts)` returns the best spans."""
 
-    def __init__(self, folder: Path, threads: int | None = None, int8: bool = False) -> None:
-        try:
-            import torch
-        except ImportError as error:
-            raise EmbedderError("the bundled reader needs torch and transformers: pip install torch==2.13.0 "
-                                "transformers (or answer with sentences only: RAG_READER=none)") from error
-        self._torch = torch
-        if threads:
-            torch.set_num_threads(threads)
+    def __init__(self, folder: Path, threads: int = THREADS) -> None:
         self.folder = Path(folder)
         if not (self.folder / "config.json").is_file():
             raise EmbedderError(f"no reader model in {self.folder} (config.json missing); restore it with "
                                 f"`git checkout -- {self.folder}` or retrain it with `python scripts/train_reader.py`")
-        self.model, settings = load_qa_model(self.folder)
-        if int8:
-            self.model = dynamic_int8(self.model)
+        path = self.folder / ONNX_FILE
+        if not path.is_file():
+            raise EmbedderError(f"no ONNX reader in {self.folder} ({ONNX_FILE} missing); export it with "
+                                f"`python scripts/export_reader_onnx.py {self.folder}` "
+                                f"(after `{install_hint('train')}`), or answer without it: --reader none")
+        self.session = onnx_session(path.resolve(), threads)
+        self.variant = self.session.get_modelmeta().custom_metadata_map.get("variant", "")
+        settings = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
         self.tokenizer = ReaderTokenizer.from_folder(self.folder)
-        self.max_length = int(settings.get("max_length", 256))
-        self.stride = int(settings.get("stride", 128))
-        self.pad_id = int(self.model.config.pad_token_id)
+        self.max_length = int(settings.get("reader", {}).get("max_length", 256))
+        self.stride = int(settings.get("reader", {}).get("stride", 128))
+        self.pad_id = int(settings.get("pad_token_id", 1))
         self.name = str(self.folder)
 
     def run(self, question: str, contexts) -> Reading:
@@ -263,14 +280,13 @@ class ExtractiveReader:
         windows = self.tokenizer.encode_windows(question, list(contexts), self.max_length, self.stride)
         if not windows:
             return Reading([], np.zeros((0, 1)), np.zeros((0, 1)))
-        torch = self._torch
         width = max(len(w.ids) for w in windows)
-        ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
+        ids = np.full((len(windows), width), self.pad_id, dtype=np.int64)
         for row, window in enumerate(windows):
-            ids[row, :len(window.ids)] = torch.tensor(window.ids)
-        with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=(ids != self.pad_id).long())
-        return Reading(windows, out.start_logits.numpy(), out.end_logits.numpy())
+            ids[row, :len(window.ids)] = window.ids
+        start, end = self.session.run(["start_logits", "end_logits"],
+                                      {"input_ids": ids, "attention_mask": (ids != self.pad_id).astype(np.int64)})
+        return Reading(windows, start, end)
 
     def read(self, question: str, contexts, per_window: int = 1, within: tuple[int, int] | None = None) -> list[ReaderSpan]:
         """Spans over all windows of all contexts, best first (empty when there is no context)."""

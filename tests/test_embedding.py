@@ -50,3 +50,12 @@ def test_sentence_transformers_missing_model_is_a_clear_error(tmp_path, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EmbedderError, match="cannot load sentence-transformers model"):
         make_embedder(f"st:{tmp_path / 'no-such-model'}")
+
+
+def test_st_embedder_without_the_hub_extra_names_the_pip_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # importing it now raises ImportError
+    with pytest.raises(EmbedderError, match=r"needs the hub extra \((torch|sentence_transformers) is missing\): "
+                                            r"pip install -e \S*\[hub\]"):
+        make_embedder("st:some/model")

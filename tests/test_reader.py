@@ -5,8 +5,6 @@ from rag.config import Config
 from rag.errors import EmbedderError
 from rag.pipeline import Pipeline
 
-pytest.importorskip("torch")
-
 
 @pytest.fixture(scope="module")
 def bundled():
@@ -103,6 +101,17 @@ def test_pipeline_uses_a_transformers_reader_when_configured(tiny_index, tiny_qa
     assert source[answer.short_span.start:answer.short_span.end] == answer.short_answer
 
 
+def test_transformers_reader_without_the_hub_extra_names_the_pip_install(monkeypatch):
+    import sys
+
+    from rag.reader import TransformersReader
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers now raises ImportError
+    with pytest.raises(EmbedderError, match=r"needs the hub extra \((torch|transformers) is missing\): "
+                                            r"pip install -e \S*\[hub\]"):
+        TransformersReader("some/qa-model")
+
+
 def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -116,7 +125,9 @@ def test_reader_does_not_override_abstention(tiny_index, tiny_qa_dir):
 
 
 @pytest.mark.slow
-def test_int8_runtime_gives_the_same_short_answer():
+def test_bundled_int8_is_the_shipped_onnx_reader():
     from rag.reader import load_reader
 
-    assert short_answer(load_reader("bundled:int8"), "鲍家屯村常住人口有多少？", "全村共有387户，常住人口912人。") == "912人"
+    reader = load_reader("bundled:int8")  # the name of the torch int8 option, kept: it now names the shipped ONNX reader
+    assert reader.folder == load_reader("bundled").folder
+    assert short_answer(reader, "鲍家屯村常住人口有多少？", "全村共有387户，常住人口912人。") == "912人"

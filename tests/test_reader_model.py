@@ -5,6 +5,8 @@ import dataclasses
 import importlib.util
 import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,10 +143,18 @@ def test_lower_and_upper_models_give_the_whole_models_logits():
 
 
 def test_exported_reader_loads_and_reads_verbatim_spans(trained):
+    from rag.errors import EmbedderError
     from rag.reader_model import ExtractiveReader
 
     _, out = trained
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json", "normalisation.json"}
+    with pytest.raises(EmbedderError, match=r"no ONNX reader in .*export_reader_onnx.py"):
+        ExtractiveReader(out)
+    pytest.importorskip("onnx")
+    spec = importlib.util.spec_from_file_location("export_reader_onnx", ROOT / "scripts" / "export_reader_onnx.py")
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    export.main([str(out)])
     reader = ExtractiveReader(out)
     context = "鲍家屯村共有村民330户，常住人口912人。"
     spans = reader.read("鲍家屯村常住人口有多少？", [context], per_window=3)
@@ -153,9 +163,42 @@ def test_exported_reader_loads_and_reads_verbatim_spans(trained):
 
 
 def test_missing_reader_folder_is_a_clear_error(tmp_path):
-    pytest.importorskip("torch")
     from rag.errors import EmbedderError
     from rag.reader_model import ExtractiveReader
 
     with pytest.raises(EmbedderError, match="no reader model in .*train_reader.py"):
         ExtractiveReader(tmp_path / "nothing")
+
+
+def test_torch_model_without_the_train_extra_names_the_pip_install(monkeypatch):
+    from rag.errors import EmbedderError
+    from rag.reader_model import load_qa_model
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(EmbedderError, match=r"train extra \(torch is missing\): pip install -e \S*\[train\]"):
+        load_qa_model(ROOT / "models" / "reader-zh")
+
+
+def test_install_hint_runs_from_any_folder():
+    from rag.errors import install_hint
+
+    hint = install_hint("hub")
+    assert hint.startswith("pip install -e ") and hint.endswith("[hub]") or hint.endswith("[hub]'")
+    assert str(ROOT) in hint  # the clone's own pyproject.toml, not the working folder's
+
+
+@pytest.mark.slow
+def test_default_install_answers_the_seeds_without_torch():
+    """What `pip install -e .` holds is enough: an ask on the committed index and the shipped reader never
+    imports torch, transformers or sentence-transformers (even where they are installed)."""
+    code = ("import json, sys\n"
+            "from rag.cli import main\n"
+            "status = main(['ask', '--json', '鲍家屯村常住人口有多少？'])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+            "print(json.dumps({'status': status, 'heavy': heavy}))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8",
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer, report = map(json.loads, result.stdout.strip().splitlines())
+    assert report == {"status": 0, "heavy": []}
+    assert answer["short_answer"] == "912人"
