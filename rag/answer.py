@@ -68,11 +68,11 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
 
 def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> list:
     """The reader's candidate spans over the top READ_PASSAGES passages, best first (rag.spans.combine)."""
-    from rag.spans import READ_PASSAGES, SPANS_PER_WINDOW, combine
+    from rag.spans import ENGLISH_SENTENCE_WEIGHT, READ_PASSAGES, SPANS_PER_WINDOW, combine
 
     read = chunks[:READ_PASSAGES]
     spans = reader.run(question.simplified, [c.text for c in read]).spans(per_window=SPANS_PER_WINDOW)
-    return combine(spans, hits, list(range(len(read))))
+    return combine(spans, hits, list(range(len(read))), sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
 
 
 def _answer(asked: str, chunk: Chunk, chunks: Sequence[Chunk], k: int, start: int, end: int,

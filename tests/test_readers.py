@@ -226,7 +226,7 @@ def test_mixed_folder_every_file_indexed_or_listed_with_reason(mixed):
         assert reason in listed[name]
     assert set(listed) | indexed == {p.name for p in config.corpus_dir.iterdir()}  # nothing dropped silently
     summary = report.summary()
-    assert "not indexed: 4 file(s)" in summary and all(f"\n  {name}: " in summary for name in SKIP_REASONS)
+    assert "not indexed: 4 files" in summary and all(f"\n  {name}: " in summary for name in SKIP_REASONS)
 
 
 def test_markup_never_indexed(mixed):
