@@ -67,12 +67,16 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
 
 
 def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> list:
-    """The reader's candidate spans over the top READ_PASSAGES passages, best first (rag.spans.combine)."""
+    """The reader's candidate spans over the top READ_PASSAGES passages, and the passage of the sentence
+    scorer's best sentence where it ranks lower (an uploaded file's passage, whose BM25 scores are not
+    comparable with the shared index's), best first (rag.spans.combine)."""
     from rag.spans import ENGLISH_SENTENCE_WEIGHT, READ_PASSAGES, SPANS_PER_WINDOW, combine
 
-    read = chunks[:READ_PASSAGES]
-    spans = reader.run(question.simplified, [c.text for c in read]).spans(per_window=SPANS_PER_WINDOW)
-    return combine(spans, hits, list(range(len(read))), sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
+    ranks = list(range(min(READ_PASSAGES, len(chunks))))
+    if hits and hits[0].rank not in ranks:
+        ranks.append(hits[0].rank)
+    spans = reader.run(question.simplified, [chunks[r].text for r in ranks]).spans(per_window=SPANS_PER_WINDOW)
+    return combine(spans, hits, ranks, sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
 
 
 def _answer(asked: str, chunk: Chunk, chunks: Sequence[Chunk], k: int, start: int, end: int,
