@@ -8,7 +8,8 @@ variants' table in the README, Performance).
 A reader is a folder with reader.onnx (run by onnxruntime, as answering does), or `torch:FOLDER`: the same
 weights in torch float32 (needs the train extra), the runtime before ONNX. Each read is question + the
 whole gold passage (short-gold questions), as scripts/score_reader.py reads it, or with --around-answer
-the gold answer's sentence and one sentence either side, as answering reads it (rag.reader.reading_range).
+the 250-character passage holding the gold answer, cut as the index cuts articles: what answering reads
+(rag.spans; the reader reads the top retrieved passages whole).
 """
 from __future__ import annotations
 
@@ -60,16 +61,22 @@ def main(argv=None) -> None:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--around-answer", action="store_true",
-                        help="read the gold answer's sentence and one either side (as answering does), not the passage")
+                        help="read the index passage that holds the gold answer (as answering does), not the whole context")
     args = parser.parse_args(argv)
     items = [(qa["question"], p["context"], qa["answers"]) for a in json.loads(args.data.read_text(encoding="utf-8"))["data"]
              for p in a["paragraphs"] for qa in p["qas"]
              if min(len(x["text"]) for x in qa["answers"]) <= SHORT_GOLD_CHARS][:args.questions]
-    if args.around_answer:  # what answering reads: the answer's sentence and one either side
-        from rag.spans import sentence_around as _sentence_around
-        _reading_range = lambda text, a, b: _sentence_around(text, a, b)  # noqa: E731
+    if args.around_answer:  # what answering reads: the passage holding the answer, cut as the index cuts
+        from rag.chunking import pack_sentences
+        from rag.config import Config
 
-        items = [(q, c[slice(*_reading_range(c, g[0]["answer_start"], g[0]["answer_start"] + len(g[0]["text"])))], g)
+        size = Config().chunk_size
+
+        def holding(context: str, start: int, end: int) -> tuple[int, int]:
+            cuts = pack_sentences(context, size, Config().chunk_overlap)
+            return next(((a, b) for a, b in cuts if a <= start and end <= b), (0, len(context)))
+
+        items = [(q, c[slice(*holding(c, g[0]["answer_start"], g[0]["answer_start"] + len(g[0]["text"])))], g)
                  for q, c, g in items]
     items = [(q, c, [x["text"] for x in g]) for q, c, g in items]
     readers = [TorchReader(Path(spec[6:])) if spec.startswith("torch:") else ExtractiveReader(Path(spec))
