@@ -78,8 +78,7 @@ def collect(data: Path, config: Config, limit: int) -> list[dict]:
 
 def choose(side: dict, read: int, rank_weight: float, sentence_weight: float):
     spans = [s for s in side["spans"] if s.context_index < read]
-    candidates = combine(spans, side["hits"], list(range(read)), rank_weight, sentence_weight)
-    return candidates
+    return combine(spans, side["hits"], list(range(read)), rank_weight, sentence_weight)
 
 
 def replay(rows, read, rank_weight, sentence_weight) -> list[dict]:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.chunking import pack_sentences
+from rag.config import Config
 
-PASSAGE_CHARS = 250  # rag.config.Config.chunk_size: the reader trains on passages of the size it reads
-PASSAGE_OVERLAP = 1
+# The reader trains on passages cut as the index cuts them (the defaults of rag.config.Config).
+PASSAGE_CHARS = Config.chunk_size
+PASSAGE_OVERLAP = Config.chunk_overlap
 
 
 @dataclass(frozen=True)
