@@ -18,6 +18,7 @@ import argparse
 import itertools
 import json
 import pickle
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Config  # noqa: E402
+from rag.errors import RagError  # noqa: E402
 from rag.metrics import cmrc_em, cmrc_f1  # noqa: E402
 from rag.spans import combine, sentence_around, trimmed  # noqa: E402
 
@@ -118,13 +120,17 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "fit-reader-answer.json")
     args = parser.parse_args(argv)
     if not args.data.is_file():
-        parser.exit(1, f"error: {args.data} does not exist; write it with `python scripts/train_reader.py prepare`\n")
+        train = shlex.quote(str(ROOT / "scripts" / "train_reader.py"))
+        parser.exit(1, f"error: {args.data} does not exist; write it with `python {train} prepare`\n")
     config = Config.from_env().with_(reader=args.reader)
     key = f"{args.data.resolve()}|{args.limit}|{args.reader}"
     if args.cache.is_file() and pickle.loads(args.cache.read_bytes())["key"] == key:
         rows = pickle.loads(args.cache.read_bytes())["rows"]
     else:
-        rows = collect(args.data, config, args.limit)
+        try:
+            rows = collect(args.data, config, args.limit)
+        except RagError as error:
+            parser.exit(1, f"error: {error}\n")
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_bytes(pickle.dumps({"key": key, "rows": rows}))
     report = {"data": str(args.data), "questions": len(rows), "reader": args.reader, "selection": []}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -115,9 +116,10 @@ def main(argv=None) -> None:
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where CUDA is available")
     args = parser.parse_args(argv)
+    me = f"python {shlex.quote(str(Path(__file__).resolve()))}"  # runs as printed from any folder
     if args.step in ("train", "export") and not (args.work / "prepare.json").is_file():
-        parser.exit(1, f"error: {args.work} holds no prepared data; run `python scripts/train_reader.py prepare "
-                       f"--work {args.work}` first (or the whole recipe: `python scripts/train_reader.py`)\n")
+        parser.exit(1, f"error: {args.work} holds no prepared data; run `{me} prepare "
+                       f"--work {shlex.quote(str(args.work))}` first (or the whole recipe: `{me}`)\n")
     if args.step == "export" and not (args.work / args.run / "best.json").is_file():
         parser.exit(1, f"error: no finished training run in {args.work / args.run}; run the train step first\n")
     if args.init != "e5" and not (Path(args.init) / "config.json").is_file():

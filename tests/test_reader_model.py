@@ -202,3 +202,10 @@ def test_default_install_answers_the_seeds_without_torch():
     answer, report = map(json.loads, result.stdout.strip().splitlines())
     assert report == {"status": 0, "heavy": []}
     assert answer["short_answer"] == "912人"
+
+
+def test_training_without_prepared_data_names_a_command_that_runs_from_any_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        trained_script().main(["train", "--work", str(tmp_path / "empty")])
+    message = capsys.readouterr().err
+    assert f"python {ROOT / 'scripts' / 'train_reader.py'} prepare --work {tmp_path / 'empty'}" in message
