@@ -10,6 +10,21 @@ def test_place_names_drop_administrative_suffix():
     assert "平度" in place_names("平度市累计建成了多少万亩高标准农田")
 
 
+def test_places_come_from_the_dictionary_without_pos_tagging():
+    """Unknown words are not guessed into places (jieba.posseg's HMM made 锦地罗不 and 洛拉 places), and the
+    common path never imports jieba.posseg (a second of start-up)."""
+    import subprocess
+    import sys
+
+    from rag.lexical import place_names
+
+    assert place_names("洛拉回到意大利时就开始在哪里工作？") == ["意大利"]
+    assert place_names("哪个品种的锦地罗不需要冬眠？") == []
+    code = ("import sys; from rag.question import analyse; q = analyse('平度市有多少家合作社？'); "
+            "assert q.places == ('平度',), q.places; assert 'jieba.posseg' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_questions_that_ask_for_a_description_get_a_sentence():
     assert analyse("硬枝黄蝉的名称是怎么来的？").descriptive and analyse("为什么要建口袋公园？").descriptive
     assert analyse("Why was the park built?").descriptive and analyse("How does it work?").descriptive
