@@ -21,15 +21,63 @@
     if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
     else fallback();
   });
-  // After each answer (app.py's SHOW_ANSWER_JS): scroll the chat so the new question is at its top and the answer
-  // under it in view; a long reply would leave the chat at its last citation, the answer out of sight.
-  window.ragShowAnswer = () => setTimeout(() => {
-    const questions = document.querySelectorAll("#rag-chat .rag-question");
-    const question = questions[questions.length - 1];
-    let box = question && question.parentElement;
+  // After each answer (app.py's SHOW_ANSWER_JS): show the answer. The new question goes to the top of the chat when
+  // the question and the answer fit above the chat's scroll-to-latest arrow, else the answer itself goes to the top
+  // (a long reply would leave the chat at its last citation, the answer out of sight); the window scrolls too when
+  // the chat's answer is outside it (a short window). Gradio's chat scrolls itself to its end about 300 ms after a
+  // message arrives, later than this runs: for 1.5 s after, such a scroll is undone, unless the user scrolled,
+  // clicked or typed meanwhile.
+  const scroller = (element) => {
+    let box = element && element.parentElement;
     while (box && !(box.scrollHeight > box.clientHeight + 4 && /auto|scroll/.test(getComputedStyle(box).overflowY))) {
       box = box.parentElement;
     }
-    if (box) box.scrollTop += question.getBoundingClientRect().top - box.getBoundingClientRect().top - 24;
-  }, 150);
+    return box;
+  };
+  const last = (selector) => {
+    const all = document.querySelectorAll(selector);
+    return all[all.length - 1];
+  };
+  const ARROW_ROOM = 56;  // px at the bottom of the chat kept clear for the arrow (static/app.css)
+  window.ragShowAnswer = () => {
+    const started = performance.now();
+    const show = () => {
+      const question = last("#rag-chat .rag-question"), reply = last("#rag-chat .rag-reply");
+      const answered = question && reply && (question.compareDocumentPosition(reply) & Node.DOCUMENT_POSITION_FOLLOWING);
+      if (!answered) {  // the reply is not rendered yet
+        if (performance.now() - started < 5000) requestAnimationFrame(show);
+        return;
+      }
+      const answer = reply.querySelector(".rag-short, .rag-sentence, .rag-abstain, .rag-error") || reply;
+      const end = reply.querySelector(".rag-sentence, .rag-abstain, .rag-error") || answer;
+      const place = () => {
+        const box = scroller(reply);
+        if (box) {
+          const view = box.getBoundingClientRect(), top = question.getBoundingClientRect().top;
+          const fits = end.getBoundingClientRect().bottom - top + 24 <= box.clientHeight - ARROW_ROOM;
+          box.scrollTop += (fits ? top : answer.getBoundingClientRect().top) - view.top - (fits ? 24 : 12);
+        }
+        const chat = document.querySelector("#rag-chat").getBoundingClientRect(), a = answer.getBoundingClientRect();
+        if (a.top < 0 || a.bottom > innerHeight) {  // the chat's top to the window's top, or at least the answer in
+          window.scrollBy(0, a.bottom - chat.top + 8 <= innerHeight ? chat.top - 8 : a.top - 12);
+        }
+        return box;
+      };
+      const box = place();
+      if (!box) return;
+      let target = box.scrollTop, user = false;
+      const byUser = () => { user = true; };
+      const events = ["wheel", "touchstart", "keydown", "pointerdown"];
+      const onScroll = () => {
+        if (!user && Math.abs(box.scrollTop - target) > 2) { place(); target = box.scrollTop; }
+      };
+      events.forEach((name) => document.addEventListener(name, byUser, {capture: true, passive: true}));
+      box.addEventListener("scroll", onScroll);
+      setTimeout(() => {
+        box.removeEventListener("scroll", onScroll);
+        events.forEach((name) => document.removeEventListener(name, byUser, {capture: true}));
+      }, 1500);
+    };
+    requestAnimationFrame(show);
+  };
 }
