@@ -200,15 +200,17 @@ def format_answer_html(answer: Answer, original_text_fn: Callable[[Chunk], str])
 
 
 def _copy_button(answer: Answer) -> str:
-    """A button that copies the answer with where it comes from (static/app.js handles the click: the chat
-    sanitises replies, so no inline handler)."""
+    """A button that copies the answer with where it comes from. static/app.js handles the click and copies
+    the text of the hidden `.rag-copy-text` beside it: the chat sanitises replies, dropping inline handlers
+    and data-* attributes (a `data-copy` attribute arrived empty), but it keeps elements, classes and text."""
     lines = [answer.short_answer] if answer.short_answer else []
     lines.append(answer.text)
     if answer.chunk is not None:
         lines.append(f"—— {answer.chunk.title or answer.chunk.source} ({answer.chunk.source})")
-    text = "\n".join(lines).translate(_ESCAPE_TABLE).replace("\r", "").replace("\n", "&#10;")  # esc(), for an attribute
-    return (f'<button type="button" class="rag-copy" data-copy="{text}" title="复制答案 Copy the answer">'
-            f'复制 Copy</button>')
+    # esc() without its <br> (which has no text to copy): a line break as a character reference.
+    text = "\n".join(lines).translate(_ESCAPE_TABLE).replace("\r", "").replace("\n", "&#10;")
+    return (f'<span class="rag-copy-text">{text}</span>'
+            f'<button type="button" class="rag-copy" title="复制答案 Copy the answer">复制 Copy</button>')
 
 
 def format_error_html(message: str) -> str:

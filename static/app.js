@@ -4,7 +4,8 @@
   document.addEventListener("click", (event) => {
     const button = event.target.closest ? event.target.closest(".rag-copy") : null;
     if (!button) return;
-    const text = button.getAttribute("data-copy") || "";
+    const holder = button.parentElement ? button.parentElement.querySelector(".rag-copy-text") : null;
+    const text = holder ? holder.textContent : "";
     const done = () => {
       button.textContent = "已复制 Copied";
       setTimeout(() => { button.textContent = "复制 Copy"; }, 1500);

@@ -232,8 +232,6 @@ _ANSWER_IN_VIEW = """() => {
 }"""
 
 
-@pytest.mark.xfail(reason="issue 21 item 8: the copy button copies nothing: the chat's sanitiser strips its "
-                          "data-copy attribute (the scroll and arrow checks before it pass)", strict=False)
 def test_short_window_long_question_and_copy(server, browser, tmp_path):
     """Issue 21, items 7 and 8: in a 420 px high window the answer is in view after it arrives and the chat's
     scroll arrow does not cover it; a long pasted question is shown folded; the copy button copies the answer."""

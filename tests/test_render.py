@@ -169,11 +169,13 @@ def test_a_long_question_is_shown_folded():
 
 
 def test_the_answer_has_a_copy_button_and_the_date_its_year():
-    """Issue 21, item 8: the copy button carries the short answer, the sentence and its source (escaped);
+    """Issue 21, item 8: the copy button copies the short answer, the sentence and its source (escaped, in a hidden
+    element beside it: the chat strips data-* attributes);
     a citation shows the date with its year where the article has one."""
     chunk = make_chunk(metadata={"date": "2024年12月18日", "dateline": "本报12月18日讯"})
     out = render.format_answer_html(make_answer(chunk=chunk, citations=(chunk,)), original_text)
-    copied = html.unescape(re.search(r'<button type="button" class="rag-copy" data-copy="([^"]*)"', out).group(1))
+    copied = html.unescape(re.search(r'<span class="rag-copy-text">([^<]*)</span><button type="button" class="rag-copy"',
+                                     out).group(1))
     assert copied == ("155.2万亩\n平度市还积极推进高标准农田建设，累计建成高标准农田155.2万亩，并建成全省首家粮食院士专家工作站。\n"
                       "—— 平度市农业农村 (004_c4e7dda2531a4b06.txt)")
     assert "日期 Date: 2024年12月18日" in visible_text(out)
