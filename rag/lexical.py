@@ -59,17 +59,31 @@ def jieba_ready():
     return jieba
 
 
+def _content(tokens: list[str]) -> list[str]:
+    return [token for token in tokens if token.strip() and _TOKEN.search(token) and token not in STOPWORDS]
+
+
 def tokenize(text: str) -> list[str]:
-    """jieba search-mode tokens of the normalised text, without stopwords and punctuation."""
-    return search_tokens(normalise(text))
+    """jieba search-mode tokens of the normalised text, without stopwords and punctuation (corpus texts:
+    the full dictionary, loaded once)."""
+    return _content(jieba_ready().lcut_for_search(normalise(text)))
+
+
+@functools.lru_cache(maxsize=256)
+def _question_words(normalised: str):
+    """A tokenizer holding the dictionary words found in this question, and those words → (frequency, tag):
+    looked up in rag.jieba_words' table, so a question does not load the whole dictionary (≈ 1 s)."""
+    from rag.jieba_words import dictionary_words
+
+    words = dictionary_words()
+    found = words.entries(normalised)
+    return words.tokenizer(normalised, found), found
 
 
 def search_tokens(normalised: str) -> list[str]:
-    """tokenize for text already normalised (rag.question.analyse has it at hand)."""
-    return [
-        token for token in jieba_ready().lcut_for_search(normalised)
-        if token.strip() and _TOKEN.search(token) and token not in STOPWORDS
-    ]
+    """The tokens `tokenize` gives a question (already normalised: rag.question.analyse has it at hand), cut
+    with just the dictionary words that occur in it: the same tokens (tests/test_jieba_words.py)."""
+    return _content(_question_words(normalised)[0].lcut_for_search(normalised))
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
@@ -93,23 +107,15 @@ def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, tag) for word, tag in posseg.lcut(text))
 
 
-@functools.lru_cache(maxsize=1)
-def dictionary_places() -> frozenset[str]:
-    """The words jieba's dictionary tags as place names (ns), read straight from its dict.txt (≈ 50 ms).
-    Every question needs its places; `jieba.posseg` would also give them, but importing it parses the
-    whole dictionary into a word-tag table (≈ 1 s of a CLI question's start-up), and its HMM tags unknown
-    words as places by guesswork (锦地罗不, 洛拉: 38 of 1,018 CMRC trial and seed questions)."""
-    with jieba_ready().dt.get_dict_file() as f:
-        data = f.read()
-    return frozenset(w.decode("utf-8") for w in re.findall(rb"^(\S+) \d+ ns\r?$", data, re.M))
-
-
 def place_names(text: str) -> list[str]:
-    """Place names of jieba's dictionary in the text (ns), each without its administrative suffix
-    (平度市 → 平度)."""
-    names, places = [], dictionary_places()
-    for word in jieba_ready().lcut(text):
+    """Place names of jieba's dictionary in the text (the words it tags ns), each without its administrative
+    suffix (平度市 → 平度). The tags come from the dictionary, not from `jieba.posseg`: importing posseg parses
+    the whole dictionary into a word-tag table (≈ 1 s of a CLI question), and its HMM tags unknown words as
+    places by guesswork (锦地罗不, 洛拉: 38 of 1,018 CMRC trial and seed questions)."""
+    segmenter, found = _question_words(text)
+    names = []
+    for word in segmenter.lcut(text):
         stem = _ENDS_IN_PLACE_SUFFIX.sub("", word)
-        if word in places and len(stem) >= 2 and stem not in names:
+        if found.get(word, (0, ""))[1] == "ns" and len(stem) >= 2 and stem not in names:
             names.append(stem)
     return names

@@ -51,7 +51,7 @@ class Pipeline:
         if embedder is None:
             say(f"loading embedder {config.embedder}…")
             embedder = make_embedder(config.embedder, config.batch_size)
-        analyse("青岛在哪里？")  # loads jieba's dictionary and its place words now (~1 s), not in the first user's answer
+        analyse("青岛在哪里？")  # opens jieba's word table (built on a first run, ≈ 2 s) now, not in the first answer
         return cls(config, index, embedder, _load_reader(config), note, _load_lexicon(index))
 
     @property
