@@ -90,18 +90,30 @@ def weights(pipelines, grid=((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.
 
 
 def answer_evidence(pipeline, questions) -> list[dict]:
-    """Ask each question with the support rule off; record whether it was answered right, whether the other
-    rules abstained, and the support of the answer's article (what the support rule reads), so that
-    `decide` can replay any threshold."""
+    """Ask each question with the support rule and the reader's no-answer margin off; record whether it was
+    answered right, whether the other rules abstained, the support of the answer's article (what the support
+    rule reads) and the reader's best margin over no-answer (what the margin rule reads), so that `decide`
+    can replay any pair of thresholds."""
     from unittest import mock
 
+    import rag.answer
     from rag.crosslingual import support
     from rag.lexical import normalise
     from rag.question import analyse
 
+    read_passages, margins = rag.answer.read_passages, []
+
+    def recording(*args, **kwargs):
+        read = read_passages(*args, **kwargs)
+        margins.append(max((c.margin for c in read), default=float("-inf")))
+        return read
+
     rows = []
     for q in questions:
-        with mock.patch("rag.answer.unsupported", lambda *args: False):
+        margins.clear()
+        with mock.patch("rag.answer.unsupported", lambda *args: False), \
+                mock.patch("rag.answer.says_no_answer", lambda *args: False), \
+                mock.patch("rag.answer.read_passages", recording):
             answer = pipeline.ask(q.question, top_k=5)
         analysed = analyse(q.question, pipeline.lexicon)
         chunk = answer.chunk or (answer.citations[0] if answer.citations else None)
@@ -111,31 +123,48 @@ def answer_evidence(pipeline, questions) -> list[dict]:
                  and answer.chunk.source == q.source and any(a in answer.text for a in q.answers))
         rows.append({"id": q.id, "question": q.question, "answerable": q.source is not None,
                      "abstained": answer.abstained, "right": right, "support": round(share, 3), "names": names,
+                     "margin": round(margins[-1], 2) if margins else None,
                      "searched_as": list(analysed.searched_as)})
     return rows
 
 
-def decide(row: dict, min_support: float | None, names: bool = True) -> bool:
-    """Whether the answer abstains with the support rule at `min_support` (None: off)."""
+def decide(row: dict, min_support: float | None, names: bool = True, min_margin: float | None = None) -> bool:
+    """Whether the answer abstains with the support rule at `min_support` (None: off) and the reader's margin
+    rule at `min_margin` (None: off)."""
+    margin = row.get("margin")
+    by_margin = min_margin is not None and (margin is None or margin < min_margin)
     if min_support is None:
-        return row["abstained"]
-    return row["abstained"] or row["support"] < min_support or (names and not row["names"])
+        return row["abstained"] or by_margin
+    return row["abstained"] or by_margin or row["support"] < min_support or (names and not row["names"])
 
 
-def summary(rows: list[dict], min_support: float | None = None, names: bool = True) -> dict:
+def summary(rows: list[dict], min_support: float | None = None, names: bool = True,
+            min_margin: float | None = None) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     other = [r for r in rows if not r["answerable"]]
     n = max(1, len(answerable))
-    return {"min_support": min_support, "names": names, "answerable": len(answerable),
-            "answered_right": round(sum(r["right"] and not decide(r, min_support, names) for r in answerable) / n, 3),
-            "wrongly_abstained": round(sum(decide(r, min_support, names) for r in answerable) / n, 3),
+    off = [decide(r, min_support, names, min_margin) for r in answerable]
+    return {"min_support": min_support, "names": names, "min_margin": min_margin, "answerable": len(answerable),
+            "answered_right": round(sum(r["right"] and not o for r, o in zip(answerable, off)) / n, 3),
+            "wrongly_abstained": round(sum(off) / n, 3),
             "unanswerable": len(other),
-            "abstained_unanswerable": round(sum(decide(r, min_support, names) for r in other) / max(1, len(other)), 3)}
+            "abstained_unanswerable": round(
+                sum(decide(r, min_support, names, min_margin) for r in other) / max(1, len(other)), 3)}
+
+
+MARGINS = (None, -16.0, -12.0, -10.0, -8.0, -6.0, -4.0, 0.0)
 
 
 def curve(rows: list[dict]) -> list[dict]:
-    return ([summary(rows)] + [summary(rows, t, names) for names in (False, True)
-                              for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)])
+    """Neither rule, then each support threshold (with and without the names rule) at the shipped margin, then
+    each margin at the shipped support rule."""
+    from rag.crosslingual import MIN_SUPPORT
+    from rag.spans import ENGLISH_NO_ANSWER_MARGIN
+
+    return ([summary(rows)]
+            + [summary(rows, t, names, ENGLISH_NO_ANSWER_MARGIN) for names in (False, True)
+               for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+            + [summary(rows, MIN_SUPPORT, True, m) for m in MARGINS])
 
 
 def main(argv=None) -> int:

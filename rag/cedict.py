@@ -35,19 +35,26 @@ def english_forms(word: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _common_english() -> frozenset[str]:
-    """Single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words. Proper
-    names are capitalised in its glosses (Tokyo, Qingdao), so they are not among them. Read once a process,
-    on the first English question that needs it."""
+def _gloss_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words; the
+    capitalised glosses, lower-cased: the proper names it gives a Chinese form for (tokyo, shandong
+    university, biden)). Read once a process, on the first English question that needs them (≈ 1 s)."""
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
         text = f.read()
-    return frozenset(re.findall(r"(?<=[/;,])\s*(?:to |a |an |the )?([a-z]+)\s*(?=[/;,])", text))
+    common = frozenset(re.findall(r"(?<=[/;,])\s*(?:to |a |an |the )?([a-z]+)\s*(?=[/;,])", text))
+    names = frozenset(m.lower() for m in re.findall(r"(?<=/)([A-Z][A-Za-z'’\-]*(?: [A-Z][A-Za-z'’\-]*)*)(?=[/,(; ])",
+                                                     text))
+    return common, names
 
 
 def common_english(word: str) -> bool:
     """A common English word (any of its forms) rather than a name: `Road`, `West`, `Beer`; not `Tokyo`."""
-    return any(v in _common_english() for v in english_forms(word.lower())) or word.lower() in ENGLISH_STOPWORDS
+    return any(v in _gloss_words()[0] for v in english_forms(word.lower())) or word.lower() in ENGLISH_STOPWORDS
 
+
+def dictionary_name(name: str) -> bool:
+    """CC-CEDICT gives this proper name a Chinese form (`Tokyo` 东京, `Biden` 拜登; not `Broncos`, `Piketty`)."""
+    return " ".join(name.lower().split()) in _gloss_words()[1]
 
 
 def cedict_path() -> Path:

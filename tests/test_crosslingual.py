@@ -77,6 +77,18 @@ def test_support_is_the_share_of_understood_words_the_article_holds():
     assert support((), "anything") == (1.0, True)
 
 
+def test_only_a_name_whose_chinese_form_is_known_to_be_missing_counts_against_an_article(lexicon):
+    """Tokyo (CC-CEDICT: 东京) and a pinyin name the corpus lacks say the articles are about something else;
+    a Western name the dictionary has no form for (Broncos, in its articles 野马队) says nothing."""
+    units = {u.text: u for u in lexicon.translate("Did Tokyo, Zhang Qiang or the Broncos win?").units}
+    assert units["Tokyo"].telling and units["Zhang"].telling and units["Qiang"].telling
+    assert units["Broncos"].name and not units["Broncos"].telling
+    population = Unit("population", ("人口",), False)
+    assert support((units["Broncos"], population), "常住人口") == (1.0, True)
+    assert support((units["Tokyo"], population), "常住人口") == (0.5, False)
+    assert lexicon.pinyin_like("Xin'an") and lexicon.pinyin_like("Zhongbin") and not lexicon.pinyin_like("Broncos")
+
+
 def test_unit_scores_count_a_word_once_and_favour_rare_ones():
     units = (Unit("area", ("区域", "地区", "区"), False), Unit("Pingdu", ("平度",), True))
     scores = unit_scores(units, ["平度区域地区区", "区域地区区", "区域", "平度"])

@@ -1,0 +1,25 @@
+"""benchmarks/crosslingual.py: replaying the English abstention rules over recorded answers."""
+from __future__ import annotations
+
+from benchmarks.crosslingual import decide, summary
+
+ROWS = [  # two answerable (one right with a sure reader, one wrong with an unsure one), two not
+    {"answerable": True, "abstained": False, "right": True, "support": 0.9, "names": True, "margin": 5.0},
+    {"answerable": True, "abstained": False, "right": False, "support": 0.6, "names": True, "margin": -11.0},
+    {"answerable": False, "abstained": False, "right": False, "support": 0.3, "names": True, "margin": 2.0},
+    {"answerable": False, "abstained": True, "right": False, "support": 0.9, "names": False, "margin": None},
+]
+
+
+def test_each_rule_abstains_on_its_own_evidence():
+    assert [decide(r, None) for r in ROWS] == [False, False, False, True]
+    assert [decide(r, 0.5) for r in ROWS] == [False, False, True, True]  # support, and the names rule
+    assert [decide(r, None, min_margin=-8.0) for r in ROWS] == [False, True, False, True]
+    assert decide({**ROWS[0], "margin": None}, None, min_margin=-8.0)  # nothing read: no evidence to answer on
+
+
+def test_the_summary_counts_answers_right_only_where_not_abstained():
+    both = summary(ROWS, 0.5, True, -8.0)
+    assert both["answered_right"] == 0.5 and both["wrongly_abstained"] == 0.5
+    assert both["abstained_unanswerable"] == 1.0 and both["min_margin"] == -8.0
+    assert summary(ROWS)["abstained_unanswerable"] == 0.5
