@@ -39,7 +39,9 @@
     const all = document.querySelectorAll(selector);
     return all[all.length - 1];
   };
-  const ARROW_ROOM = 56;  // px at the bottom of the chat kept clear for the arrow (static/app.css)
+  // px at the bottom of the chat left below a shown question and answer: a little room only, since the scroll-to-latest
+  // arrow has a column of its own beside the messages (static/app.css) and covers none of them
+  const ARROW_ROOM = 12;
   const unanswered = (question) => {  // the chat's last question, with no reply after it yet
     const reply = last("#rag-chat .rag-reply");
     return question && !(reply && (question.compareDocumentPosition(reply) & Node.DOCUMENT_POSITION_FOLLOWING));
