@@ -27,8 +27,10 @@ from rag.types import AnswerDict
 HERE = Path(__file__).resolve().parent
 CSS_PATH = HERE / "static" / "app.css"
 JS_PATH = HERE / "static" / "app.js"
-# After an answer, static/app.js brings the new question to the top of the chat so the answer is in view.
+# After an answer, static/app.js brings the new question to the top of the chat so the answer is in view; before it,
+# as soon as the question is sent, it brings the question into view (the chat may be scrolled up).
 SHOW_ANSWER_JS = "() => window.ragShowAnswer && window.ragShowAnswer()"
+SHOW_QUESTION_JS = "() => window.ragShowQuestion && window.ragShowQuestion()"
 
 TITLE = "新闻问答 · News QA"
 EXAMPLES = [
@@ -129,14 +131,15 @@ def build_app(pipeline: Any, *, load_error: str | None = None) -> gr.Blocks:
         question.submit(
             add_question, [question, chatbot], [question, chatbot, pending],
             queue=False, api_visibility="private",
-        ).then(add_answer, [pending, top_k, chatbot, asked, uploads], turn_outputs, api_visibility="private",
-               concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
+        ).then(None, js=SHOW_QUESTION_JS).then(
+            add_answer, [pending, top_k, chatbot, asked, uploads], turn_outputs, api_visibility="private",
+            concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
 
         def ask_example(messages: list, event: gr.SelectData):  # the same two-step turn as typing it
             return add_question(event.value["text"], messages)
 
         chatbot.example_select(ask_example, [chatbot], [question, chatbot, pending], queue=False,
-                               api_visibility="private").then(
+                               api_visibility="private").then(None, js=SHOW_QUESTION_JS).then(
             add_answer, [pending, top_k, chatbot, asked, uploads], turn_outputs, api_visibility="private",
             concurrency_id=PIPELINE_QUEUE).then(None, js=SHOW_ANSWER_JS)
         clear.click(lambda: ([], [], None), None, [chatbot, asked, pending],

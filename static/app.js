@@ -39,7 +39,32 @@
     const all = document.querySelectorAll(selector);
     return all[all.length - 1];
   };
-  const ARROW_ROOM = 56;  // px at the bottom of the chat kept clear for the arrow (static/app.css)
+  // px at the bottom of the chat left below a shown question and answer: a little room only, since the scroll-to-latest
+  // arrow has a column of its own beside the messages (static/app.css) and covers none of them
+  const ARROW_ROOM = 12;
+  const unanswered = (question) => {  // the chat's last question, with no reply after it yet
+    const reply = last("#rag-chat .rag-reply");
+    return question && !(reply && (question.compareDocumentPosition(reply) & Node.DOCUMENT_POSITION_FOLLOWING));
+  };
+  // After a question is sent (app.py's SHOW_QUESTION_JS, before its answer is asked for): bring it into view. Gradio's
+  // chat follows a new message only when it is scrolled to its end already, so a user who had scrolled up did not see
+  // the question arrive (only the answer, placed by ragShowAnswer). The question goes to the top of the chat as far as
+  // the chat scrolls (being the last message, mostly to the chat's end); ragShowAnswer places it again with its answer.
+  window.ragShowQuestion = () => {
+    const started = performance.now();
+    const show = () => {
+      const question = last("#rag-chat .rag-question");
+      if (!unanswered(question)) {  // not rendered yet (or nothing was sent: an empty box)
+        if (performance.now() - started < 2000) requestAnimationFrame(show);
+        return;
+      }
+      const box = scroller(question);
+      if (box) box.scrollTop += question.getBoundingClientRect().top - box.getBoundingClientRect().top - 24;
+      const q = question.getBoundingClientRect();  // a short window: the window scrolls too
+      if (q.top < 0 || q.bottom > innerHeight) window.scrollBy(0, q.top < 0 ? q.top - 12 : q.bottom - innerHeight + 12);
+    };
+    requestAnimationFrame(show);
+  };
   window.ragShowAnswer = () => {
     const started = performance.now();
     const show = () => {

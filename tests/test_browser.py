@@ -252,3 +252,52 @@ def test_short_window_long_question_and_copy(server, browser, tmp_path):
     question.locator("summary").click()
     assert question.bounding_box()["height"] > 150
     page.close()
+
+
+_QUESTION_IN_VIEW = """n => {
+  const questions = document.querySelectorAll('#rag-chat .rag-question');
+  if (questions.length < n) return false;
+  const question = questions[questions.length - 1];
+  let box = question.parentElement;
+  while (box && !(box.scrollHeight > box.clientHeight + 4 && /auto|scroll/.test(getComputedStyle(box).overflowY))) {
+    box = box.parentElement;
+  }
+  const q = question.getBoundingClientRect(), view = box.getBoundingClientRect();
+  return q.top >= Math.max(view.top, 0) - 1 && q.bottom <= Math.min(view.bottom, innerHeight) + 1;
+}"""
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (420, 800)])
+def test_a_new_question_comes_into_view_though_the_chat_was_scrolled_up(server, browser, tmp_path, width, height):
+    """Gradio's chat follows a new message only when scrolled to its end: a user who had scrolled up did not see
+    the question they sent. static/app.js brings it into view at once, before the answer (held back here) comes,
+    and shows it with its answer after."""
+    page = _open_page(browser, server, width, height)
+    _ask(page, QUESTION, 0)
+    _ask(page, "胶州市探索成立了几个片区联合党委？", 1)
+    page.wait_for_timeout(1800)  # ragShowAnswer's 1.5 s guard against Gradio's own scroll is over
+    page.locator("#rag-chat .rag-question").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    assert not page.evaluate(_QUESTION_IN_VIEW, 2)  # the user is reading the first answer
+    held = []
+
+    def hold(route):  # the answer's request waits until the question is checked
+        held.append(route)
+
+    page.route("**/queue/join*", hold)
+    box = page.locator("#rag-question textarea")
+    box.fill("辛安街道辖域面积是多少？")
+    box.press("Enter")
+    try:
+        page.wait_for_function(_QUESTION_IN_VIEW, arg=3, timeout=5000)
+        page.screenshot(path=str(tmp_path / "question-sent.png"))
+        assert held and page.locator("#rag-chat .rag-reply").count() == 2
+    finally:
+        for route in held:
+            route.continue_()
+        page.unroute("**/queue/join*", hold)
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-reply').length > 2", timeout=20000)
+    page.wait_for_timeout(800)
+    assert page.evaluate(_QUESTION_IN_VIEW, 3)
+    page.screenshot(path=str(tmp_path / "question-answered.png"))
+    page.close()
