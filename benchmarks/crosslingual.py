@@ -97,7 +97,7 @@ def answer_evidence(pipeline, questions) -> list[dict]:
     from unittest import mock
 
     import rag.answer
-    from rag.crosslingual import support
+    from rag.crosslingual import support, unknown_name
     from rag.lexical import normalise
     from rag.question import analyse
 
@@ -124,47 +124,54 @@ def answer_evidence(pipeline, questions) -> list[dict]:
         rows.append({"id": q.id, "question": q.question, "answerable": q.source is not None,
                      "abstained": answer.abstained, "right": right, "support": round(share, 3), "names": names,
                      "margin": round(margins[-1], 2) if margins else None,
+                     "unknown_name": unknown_name(analysed.units),
                      "searched_as": list(analysed.searched_as)})
     return rows
 
 
-def decide(row: dict, min_support: float | None, names: bool = True, min_margin: float | None = None) -> bool:
+def decide(row: dict, min_support: float | None, names: bool = True, min_margin: float | None = None,
+           unknown_margin: float | None = None) -> bool:
     """Whether the answer abstains with the support rule at `min_support` (None: off) and the reader's margin
-    rule at `min_margin` (None: off)."""
+    rule at `min_margin` (None: off), raised to `unknown_margin` for a question naming something the corpus has
+    no word for (rag.spans.UNKNOWN_NAME_MARGIN)."""
     margin = row.get("margin")
-    by_margin = min_margin is not None and (margin is None or margin < min_margin)
+    floor = min_margin
+    if unknown_margin is not None and row.get("unknown_name"):
+        floor = unknown_margin if floor is None else max(floor, unknown_margin)
+    by_margin = floor is not None and (margin is None or margin < floor)
     if min_support is None:
         return row["abstained"] or by_margin
     return row["abstained"] or by_margin or row["support"] < min_support or (names and not row["names"])
 
 
 def summary(rows: list[dict], min_support: float | None = None, names: bool = True,
-            min_margin: float | None = None) -> dict:
+            min_margin: float | None = None, unknown_margin: float | None = None) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     other = [r for r in rows if not r["answerable"]]
     n = max(1, len(answerable))
-    off = [decide(r, min_support, names, min_margin) for r in answerable]
-    return {"min_support": min_support, "names": names, "min_margin": min_margin, "answerable": len(answerable),
+    off = [decide(r, min_support, names, min_margin, unknown_margin) for r in answerable]
+    return {"min_support": min_support, "names": names, "min_margin": min_margin, "unknown_margin": unknown_margin,
+            "answerable": len(answerable),
             "answered_right": round(sum(r["right"] and not o for r, o in zip(answerable, off)) / n, 3),
             "wrongly_abstained": round(sum(off) / n, 3),
             "unanswerable": len(other),
             "abstained_unanswerable": round(
-                sum(decide(r, min_support, names, min_margin) for r in other) / max(1, len(other)), 3)}
+                sum(decide(r, min_support, names, min_margin, unknown_margin) for r in other) / max(1, len(other)), 3)}
 
 
 MARGINS = (None, -16.0, -12.0, -10.0, -8.0, -6.0, -4.0, 0.0)
 
 
 def curve(rows: list[dict]) -> list[dict]:
-    """Neither rule, then each support threshold (with and without the names rule) at the shipped margin, then
-    each margin at the shipped support rule."""
+    """Neither rule; each support threshold (with and without the names rule) at the shipped margin; each margin
+    at the shipped support rule; each margin for questions naming an unknown thing, the rest as shipped."""
     from rag.crosslingual import MIN_SUPPORT
-    from rag.spans import ENGLISH_NO_ANSWER_MARGIN
+    from rag.spans import ENGLISH_NO_ANSWER_MARGIN as SHIPPED
 
     return ([summary(rows)]
-            + [summary(rows, t, names, ENGLISH_NO_ANSWER_MARGIN) for names in (False, True)
-               for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
-            + [summary(rows, MIN_SUPPORT, True, m) for m in MARGINS])
+            + [summary(rows, t, names, SHIPPED) for names in (False, True) for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+            + [summary(rows, MIN_SUPPORT, True, m) for m in MARGINS]
+            + [summary(rows, MIN_SUPPORT, True, SHIPPED, u) for u in MARGINS[1:] + (2.0, 4.0, 6.0)])
 
 
 def main(argv=None) -> int:

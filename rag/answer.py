@@ -7,14 +7,15 @@ file. Four rules abstain, all switched off together by a threshold ≤ 0 (Config
   question shares no words with the Chinese articles);
 - place: a place the question names is not in the answer's article ("胶州累计建成了多少万亩高标准农田？"
   must not be answered from an article about 平度);
-- reader: the reader finds no answer in what it read (rag.reader.says_no_answer);
-- support: an English question's words and names are not in the answer's article (rag.crosslingual.unsupported).
+- reader: the reader finds no answer in what it read (rag.spans.says_no_answer; surer for an English question
+  naming something the corpus has no word for);
+- support: an English question's telling names are not in the answer's article (rag.crosslingual.unsupported).
 """
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from rag.crosslingual import unsupported
+from rag.crosslingual import unknown_name, unsupported
 from rag.lexical import normalise
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
@@ -55,7 +56,8 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
     if abstain and question.units and not question.chinese:  # English words, romanised names: in the article?
         if unsupported(question.units, normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))):
             return abstention
-    if reader is not None and abstain and says_no_answer(read, question.chinese):
+    if reader is not None and abstain and says_no_answer(read, question.chinese,
+                                                     not question.chinese and unknown_name(question.units)):
         return abstention
     if read:
         pick = read[0]

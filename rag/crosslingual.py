@@ -269,6 +269,11 @@ def unsupported(units: Sequence[Unit], article: str, min_support: float = MIN_SU
     return not names or share < min_support
 
 
+def unknown_name(units: Sequence[Unit]) -> bool:
+    """The question gives a name the corpus has no word for and whose absence tells nothing (Unit.telling)."""
+    return any(u.name and not u.terms and not u.telling for u in units)
+
+
 def unit_scores(units: Sequence[Unit], texts: Sequence[str]) -> list[float]:
     """For each (normalised) text, the IDF-weighted sum of the question's understood words and names it holds,
     each counted once however many of its Chinese words match (BM25 would count `区域 地方 面积 区` four times);

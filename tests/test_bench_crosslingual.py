@@ -16,6 +16,9 @@ def test_each_rule_abstains_on_its_own_evidence():
     assert [decide(r, 0.5) for r in ROWS] == [False, False, True, True]  # support, and the names rule
     assert [decide(r, None, min_margin=-8.0) for r in ROWS] == [False, True, False, True]
     assert decide({**ROWS[0], "margin": None}, None, min_margin=-8.0)  # nothing read: no evidence to answer on
+    unknown = {**ROWS[1], "margin": -5.0, "unknown_name": True}  # a name the corpus has no word for: surer reader
+    assert not decide(unknown, None, True, -8.0) and decide(unknown, None, True, -8.0, 0.0)
+    assert not decide({**unknown, "unknown_name": False}, None, True, -8.0, 0.0)
 
 
 def test_the_summary_counts_answers_right_only_where_not_abstained():

@@ -56,3 +56,7 @@ def test_short_answer_shown_only_when_sure_and_no_answer_by_margin():
     assert shows_short(sure, 0.5) and not shows_short(unsure, 0.5)
     assert says_no_answer([unsure], chinese=True) and not says_no_answer([sure, unsure], chinese=True)
     assert says_no_answer([])
+    # An English question naming something the corpus has no word for needs the reader to prefer a span.
+    doubtful = Candidate(ReaderSpan(0, 0, 2, -5.0, 0.0, 0.1), 0, 0.0, -5.0)
+    assert not says_no_answer([doubtful], chinese=False) and says_no_answer([doubtful], False, unknown_name=True)
+    assert not says_no_answer([sure], False, unknown_name=True)
