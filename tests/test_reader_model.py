@@ -119,6 +119,28 @@ def test_without_freezing_the_embeddings_stay_fixed_as_the_export_keeps_them():
     assert "bert.encoder.layer.0.attention.self.query.weight" in trainable
 
 
+def test_a_time_boxed_run_stops_mid_epoch_and_resumes_there(trained, tmp_path):
+    """--max-steps stops a run checkpointed inside an epoch (a CPU epoch outlasts a session); the rerun
+    skips the batches already trained and finishes the epoch."""
+    work, _ = trained
+    train_reader = trained_script()
+    for name in ("train", "val", "trial", "prepare"):
+        suffix = ".json" if name == "prepare" else ".jsonl"
+        (tmp_path / f"{name}{suffix}").write_bytes((work / f"{name}{suffix}").read_bytes())
+    (tmp_path / "base").symlink_to(work / "base")
+    common = ["train", "--work", str(tmp_path), "--init", "e5", "--freeze", "0", "--epochs", "1", "--lr", "3e-4",
+              "--batch", "4", "--log-every", "1", "--checkpoint-every", "1", "--cpu"]
+    train_reader.main(common + ["--max-steps", "2"])
+    log = [json.loads(line) for line in (tmp_path / "train.log").read_text().splitlines()]
+    assert [(r["epoch"], r["step"]) for r in log if r["event"] == "stopped"] == [(1, 2)]
+    assert not any(r["event"] == "epoch" for r in log)
+    train_reader.main(common)
+    log = [json.loads(line) for line in (tmp_path / "train.log").read_text().splitlines()]
+    assert [(r["epoch"], r["step"]) for r in log if r["event"] == "resumed"] == [(0, 2)]
+    steps = [r["step"] for r in log if r["event"] == "step"]
+    assert steps[:2] == [1, 2] and steps[2] == 3 and [r["epoch"] for r in log if r["event"] == "epoch"] == [1]
+
+
 def test_frozen_lower_layers_train_the_upper_ones_from_a_reader_folder(trained, tmp_path):
     """--freeze 1 from the exported reader: the lower layer's cached output feeds the upper one."""
     work, out = trained
