@@ -5,8 +5,8 @@ override host and port). This file is also the entry point of the Hugging Face S
 come only from environment variables (RAG_EMBEDDER, RAG_INDEX, RAG_CORPUS, RAG_READER, RAG_STORE,
 RAG_MILVUS_URI, RAG_COLLECTION), read by rag.config.Config.from_env with defaults next to this file.
 
-What the chat shows (escaped HTML of answers, citations, status) and the chat turn are built without
-Gradio in rag/render.py; the styles are static/app.css. Importing this module does no work:
+What the chat shows (escaped HTML of answers, citations, status) is built without Gradio in
+rag/render.py, and the chat turn in rag/chat.py; the styles are static/app.css. Importing this module does no work:
 `build_app(pipeline)` builds the UI around any object with the Pipeline interface (tests pass a
 fake), and `main()` loads the real pipeline and serves it.
 """
@@ -20,8 +20,8 @@ import gradio as gr
 
 from rag.config import Config
 from rag.errors import RagError
-from rag.render import (TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, make_upload_fn,
-                        status_html)
+from rag.chat import TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN, answer_json, make_chat_fns, make_upload_fn
+from rag.render import status_html
 from rag.types import AnswerDict
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +46,7 @@ PIPELINE_QUEUE = "pipeline"
 
 
 def make_api_fn(pipeline: Any, load_error: str | None = None) -> Callable[[str, int], dict]:
-    """The function behind the `/ask` endpoint (rag.render.answer_json; errors as gr.Error)."""
+    """The function behind the `/ask` endpoint (rag.chat.answer_json; errors as gr.Error)."""
 
     def ask(question: str, top_k: int = TOP_K_DEFAULT) -> AnswerDict:
         """Answer a question from the news articles. top_k: passages to cite, a whole number from 1 to 100. Returns the answer, short answer, abstained flag, citations (source, title, text, start, end, score), latency_ms, notes, span and short_span."""

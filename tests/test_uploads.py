@@ -9,7 +9,8 @@ import pytest
 from benchmarks.documents import make_docx, make_html, make_pdf
 from rag.embedding import make_embedder
 from rag.pipeline import Pipeline
-from rag.render import format_upload_html, make_chat_fns, make_upload_fn
+from rag.chat import make_chat_fns, make_upload_fn
+from rag.render import format_upload_html
 from rag.store.folder import Index
 from rag.uploads import Uploads, add_files
 from tests.helpers import HASH, tree_digest
