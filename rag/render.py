@@ -30,15 +30,16 @@ _ESCAPES = {ch: f"&#{ord(ch)};" for ch in "&<>\"'`[]()!*_~$\\|#{}:@=+-^"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
 
 
-def esc(text: object) -> str:
+def esc(text: object, line_break: str = "<br>") -> str:
     """Escape text for the chat HTML: no tag, entity, Markdown, link or math syntax survives.
 
     Line breaks become <br>, so replies are a single line (gradio runs messages through
-    inspect.cleandoc, which would otherwise strip leading full-width spaces).
+    inspect.cleandoc, which would otherwise strip leading full-width spaces); text meant to be copied
+    rather than shown takes `line_break="&#10;"` (a line break as a character reference).
     """
     s = str(text).translate(_ESCAPE_TABLE)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
-    return s.replace("\n", "<br>")
+    return s.replace("\n", line_break)
 
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’—…·]")
@@ -204,8 +205,7 @@ def _copy_button(answer: Answer) -> str:
     lines.append(answer.text)
     if answer.chunk is not None:
         lines.append(f"—— {answer.chunk.title or answer.chunk.source} ({answer.chunk.source})")
-    # esc() without its <br> (which has no text to copy): a line break as a character reference.
-    text = "\n".join(lines).translate(_ESCAPE_TABLE).replace("\r", "").replace("\n", "&#10;")
+    text = esc("\n".join(lines), line_break="&#10;")  # a <br> has no text to copy
     return (f'<span class="rag-copy-text">{text}</span>'
             f'<button type="button" class="rag-copy" title="复制答案 Copy the answer">复制 Copy</button>')
 
