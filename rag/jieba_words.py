@@ -122,9 +122,14 @@ def dictionary_words() -> DictionaryWords:
     dictionary = Path(jieba.__file__).with_name(jieba.DEFAULT_DICT_NAME)
     path = _table_path(dictionary, jieba.__version__)
     try:
-        if not path.exists():
+        try:
+            if not path.exists():
+                build_table(dictionary.read_bytes(), path)
+            return DictionaryWords(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+        except sqlite3.DatabaseError:  # a damaged file (a full disk, another program): build it once more
+            path.unlink(missing_ok=True)
             build_table(dictionary.read_bytes(), path)
-        return DictionaryWords(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+            return DictionaryWords(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     except (OSError, sqlite3.Error) as error:
         log.warning("jieba word table %s unusable (%s); building it in memory for this process", path, error)
         db = sqlite3.connect(":memory:", check_same_thread=False)

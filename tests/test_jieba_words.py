@@ -56,6 +56,14 @@ def test_an_unwritable_temporary_folder_builds_the_table_in_memory(tmp_path, mon
     assert "building it in memory" in caplog.text
 
 
+def test_a_damaged_table_is_built_again(tmp_path, monkeypatch):
+    path = tmp_path / "words.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    monkeypatch.setattr(jieba_words, "_table_path", lambda *_: path)
+    words = dictionary_words.__wrapped__()
+    assert words.tokenizer("平度市").lcut("平度市") == ["平度市"] and path.read_bytes()[:15] == b"SQLite format 3"
+
+
 def test_a_table_of_another_schema_is_refused(tmp_path):
     import sqlite3
 
