@@ -81,6 +81,26 @@ def trained(tmp_path_factory):
     return work, out
 
 
+def copy_prepared(work, dest) -> None:
+    """The prepared data of `work` in another work folder (a run of its own beside the fixture's)."""
+    for name in ("train", "val", "trial", "prepare"):
+        suffix = ".json" if name == "prepare" else ".jsonl"
+        (dest / f"{name}{suffix}").write_bytes((work / f"{name}{suffix}").read_bytes())
+
+
+def split_model_parts():
+    """(torch, reader_training.build_models, BertConfig, BertForQuestionAnswering), or the test is skipped."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from reader_training import build_models
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    return torch, build_models, BertConfig, BertForQuestionAnswering
+
+
 def test_training_lowers_the_loss_and_resumes_from_its_checkpoint(trained):
     work, _ = trained
     log = [json.loads(line) for line in (work / "train.log").read_text().splitlines()]
@@ -102,14 +122,7 @@ def test_training_lowers_the_loss_and_resumes_from_its_checkpoint(trained):
 
 
 def test_without_freezing_the_embeddings_stay_fixed_as_the_export_keeps_them():
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from reader_training import build_models
-    from transformers import BertConfig, BertForQuestionAnswering
-
+    torch, build_models, BertConfig, BertForQuestionAnswering = split_model_parts()
     config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                   max_position_embeddings=64, pad_token_id=1)
     state = {k: v.numpy() for k, v in BertForQuestionAnswering(BertConfig(**config)).state_dict().items()}
@@ -124,9 +137,7 @@ def test_a_time_boxed_run_stops_mid_epoch_and_resumes_there(trained, tmp_path):
     skips the batches already trained and finishes the epoch."""
     work, _ = trained
     train_reader = trained_script()
-    for name in ("train", "val", "trial", "prepare"):
-        suffix = ".json" if name == "prepare" else ".jsonl"
-        (tmp_path / f"{name}{suffix}").write_bytes((work / f"{name}{suffix}").read_bytes())
+    copy_prepared(work, tmp_path)
     (tmp_path / "base").symlink_to(work / "base")
     common = ["train", "--work", str(tmp_path), "--init", "e5", "--freeze", "0", "--epochs", "1", "--lr", "3e-4",
               "--batch", "4", "--log-every", "1", "--checkpoint-every", "1", "--cpu"]
@@ -145,9 +156,7 @@ def test_frozen_lower_layers_train_the_upper_ones_from_a_reader_folder(trained, 
     """--freeze 1 from the exported reader: the lower layer's cached output feeds the upper one."""
     work, out = trained
     train_reader = trained_script()
-    for name in ("train", "val", "trial", "prepare"):
-        suffix = ".json" if name == "prepare" else ".jsonl"
-        (tmp_path / f"{name}{suffix}").write_bytes((work / f"{name}{suffix}").read_bytes())
+    copy_prepared(work, tmp_path)
     again = tmp_path / "again"
     train_reader.main(["all", "--work", str(tmp_path), "--out", str(again), "--init", str(out), "--freeze", "1",
                        "--epochs", "2", "--lr", "3e-4", "--batch", "4", "--cpu"])
@@ -161,14 +170,7 @@ def test_frozen_lower_layers_train_the_upper_ones_from_a_reader_folder(trained, 
 
 
 def test_lower_and_upper_models_give_the_whole_models_logits():
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from reader_training import build_models
-    from transformers import BertConfig, BertForQuestionAnswering
-
+    torch, build_models, BertConfig, BertForQuestionAnswering = split_model_parts()
     config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32,
                   max_position_embeddings=64, pad_token_id=1)
     torch.manual_seed(0)
