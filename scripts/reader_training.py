@@ -18,7 +18,7 @@ import torch
 
 import reader_data
 from rag.metrics import cmrc_em, cmrc_f1
-from rag.reader_model import ReaderTokenizer, best_spans, pack_state
+from rag.reader_model import MAX_ANSWER_TOKENS, ReaderTokenizer, best_spans, pack_state
 
 WORD = "bert.embeddings.word_embeddings.weight"
 
@@ -27,11 +27,12 @@ def plain(args) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
 
 
-def starting_point(work: Path, init: str):
+def starting_point(work: Path, init: str, run: str = ""):
     """(state dict of float arrays, BertConfig dict, ReaderTokenizer, folder the tokenizer files come from).
 
-    A reader folder is copied to W/init first, so export and resume read the same start even when --out
-    overwrites the folder it came from."""
+    A reader folder is copied into the run's folder first (W/RUN/init, W/init without --run), so the run's
+    export and resume read the start it trained from even when --out has overwritten that folder since. Each
+    run has its own copy: a shared one made a later run from a newer reader silently start from the older."""
     from rag.e5_weights import bert_config, bert_state_dict, build_tokenizer, load_e5
     from rag.reader_model import unpack_state
 
@@ -42,7 +43,7 @@ def starting_point(work: Path, init: str):
         return bert_state_dict(e5), config, ReaderTokenizer(tok, e5.normalisation), None
     from safetensors.numpy import load_file
 
-    copy = work / "init"
+    copy = work / run / "init"
     if not (copy / "config.json").is_file():
         shutil.copytree(init, copy, dirs_exist_ok=True)
     config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
@@ -189,7 +190,7 @@ def no_answer_check(upper, lower, items, inputs, args, device) -> dict:
             for row, (ids, start, end) in enumerate(items[b:b + 64]):
                 n = len(ids)
                 scores = s[row, 1:n - 1, None] + e[row, None, 1:n - 1]
-                scores = np.where(np.triu(np.ones_like(scores, dtype=bool)) & ~np.triu(np.ones_like(scores, dtype=bool), 30), scores, -np.inf)
+                scores = np.where(np.triu(np.ones_like(scores, dtype=bool)) & ~np.triu(np.ones_like(scores, dtype=bool), MAX_ANSWER_TOKENS), scores, -np.inf)
                 margin = float(scores.max() - (s[row, 0] + e[row, 0]))
                 (answered if end else unanswered).append(margin)
     upper.train()
@@ -216,7 +217,7 @@ def train(work: Path, args) -> None:
         log.write(json.dumps(fields) + "\n")
         log.flush()
 
-    state, config, rtok, _ = starting_point(work, args.init)
+    state, config, rtok, _ = starting_point(work, args.init, args.run)
     args.pad_id = int(config.get("pad_token_id", 1))
     lower, upper = build_models(state, config, args.freeze)
     if lower is not None:
@@ -305,7 +306,7 @@ def export(work: Path, out: Path, run: str = "") -> None:
 
     best = json.loads((work / run / "best.json").read_text())
     args = best["args"]
-    state, config, _, folder = starting_point(work, args["init"])
+    state, config, _, folder = starting_point(work, args["init"], run)
     trained = {k: v.astype(np.float32) for k, v in load_file(str(work / run / "best.safetensors")).items()}
     state = merged_state(state, trained, args["freeze"]) if args["freeze"] else dict(state, **trained)
     if folder is not None:

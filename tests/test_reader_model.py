@@ -254,3 +254,28 @@ def test_training_without_prepared_data_names_a_command_that_runs_from_any_folde
         trained_script().main(["train", "--work", str(tmp_path / "empty")])
     message = capsys.readouterr().err
     assert f"python {ROOT / 'scripts' / 'train_reader.py'} prepare --work {tmp_path / 'empty'}" in message
+
+
+def test_each_run_keeps_the_starting_point_it_was_trained_from(trained, tmp_path):
+    """A run's export and resume read its own copy of the starting reader, even after that reader folder has
+    been overwritten, and a new run from another reader starts from that one (W/RUN/init)."""
+    _, out = trained
+    import shutil
+    import sys
+
+    from safetensors.numpy import load_file, save_file
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from reader_training import starting_point
+
+    reader = tmp_path / "reader"
+    shutil.copytree(out, reader)
+    first, *_ = starting_point(tmp_path / "work", str(reader), "a")
+    packed = load_file(str(reader / "model.safetensors"))
+    name = next(k for k in packed if k.endswith(".int8"))
+    packed[name] = (packed[name] // 2).astype(packed[name].dtype)  # the folder now holds another reader
+    save_file(packed, str(reader / "model.safetensors"))
+    again, *_ = starting_point(tmp_path / "work", str(reader), "a")
+    other, *_ = starting_point(tmp_path / "work", str(reader), "b")
+    weight = name[: -len(".int8")]
+    assert np.array_equal(first[weight], again[weight]) and not np.array_equal(first[weight], other[weight])
