@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from rag.reader_model import Window, best_spans, pack_state, unpack_state
+from rag.reader_model import MAX_ANSWER_TOKENS, Window, best_spans, pack_state, unpack_state
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -26,6 +26,17 @@ def test_best_span_within_a_range_and_no_answer_margin():
     inside = best_spans(start, end, [window], within=(4, 6))[0]
     assert (inside.start, inside.end) == (4, 6)
     assert 0 < best.probability < 1
+
+
+def test_a_long_answer_is_proposed_whole_up_to_max_answer_tokens():
+    """CMRC's answers run long: a span of MAX_ANSWER_TOKENS tokens is proposed, one token more is not."""
+    n = MAX_ANSWER_TOKENS + 1
+    window = Window(ids=(0, 5, 2, 2) + (7,) * n + (2,), context_index=0, first_context_token=4,
+                    offsets=tuple((i, i + 1) for i in range(n)))
+    start, end = np.zeros((1, n + 5)), np.zeros((1, n + 5))
+    start[0, 4], end[0, 4 + n - 2], end[0, 4 + n - 1] = 5.0, 4.0, 4.5
+    best = best_spans(start, end, [window])[0]
+    assert (best.start, best.end) == (0, MAX_ANSWER_TOKENS) and MAX_ANSWER_TOKENS >= 60
 
 
 def test_pack_keeps_encoder_matrices_within_int8_precision_and_q4_rows_exact():
