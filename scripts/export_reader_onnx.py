@@ -32,7 +32,7 @@ INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("start_logits", "end_logits")
 VARIANTS = ("fp32", "int8", "int8-ffn-fp32")
 # fp32: on all 1,035 held-back validation questions (stage 3 reader, spans up to 64 tokens) int8-ffn-fp32 lost 1.9 F1
-# and 1.8 EM points (0.724/0.410 vs 0.743/0.428); it reads in ~0.65 of the time and is 76 vs 118 MB (README, Performance).
+# and 1.8 EM points (0.724/0.410 vs 0.743/0.428); fp32 reads in 1.2-1.35x its time and is 118 vs 76 MB (README, Performance).
 DEFAULT_VARIANT = "fp32"
 
 
