@@ -77,11 +77,14 @@ def cedict_source() -> str:
 
 
 _LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
-_SKIP_GLOSS = re.compile(r"^(?:CL:|variant of|old variant|see |surname |abbr\. for|also written|used in|Taiwan pr)",
+_SKIP_GLOSS = re.compile(r"^(?:CL:|variant of|old variant|see |surname |abbr\. (?:for|of|to)|also written|used in|Taiwan pr)",
                          re.IGNORECASE)
+# `abbr. for 期貨合約|期货合约[qi1 huo4 he2 yue1], futures contract (finance)`: the full form's simplified
+# headword, then (sometimes) what it means in English.
+_ABBREVIATION = re.compile(r"^abbr\. (?:for|of) (?:[^|\[,/ ]+\|)?([^|\[,/ ]+)(?:\[[^\]]*\])?(?:, (.+))?$", re.IGNORECASE)
 
 
-def gloss_keys(gloss: str) -> list[tuple[str, int]]:
+def gloss_keys(gloss: str, heads: bool = True) -> list[tuple[str, int]]:
     """The lookup keys of one CC-CEDICT gloss, each with a rank (0 the gloss itself, 1 its head noun):
     `to set up` → `set up`, `Tokyo, capital of Japan` → `tokyo` (what follows a comma describes),
     `secretary (chief official …)` → `secretary`, `chairman of the board` → `chairman of board`, `chairman`."""
@@ -94,7 +97,7 @@ def gloss_keys(gloss: str) -> list[tuple[str, int]]:
         words = [w for w in piece.split() if w not in ("the", "a", "an")]
         if words and len(words) <= MAX_PHRASE:
             keys.append((" ".join(words), 0))
-        if "of" in words[1:]:
+        if heads and "of" in words[1:]:
             head = words[: words.index("of")]
             if len(head) <= 2:
                 keys.append((" ".join(head), 1))
@@ -114,17 +117,41 @@ def _cedict_lines() -> dict[str, list[str]]:
     return entries
 
 
+def glosses(headword: str, entries: dict[str, list[str]], expand: bool = True) -> list[list[tuple[str, bool]]]:
+    """The English glosses of a simplified headword, one list per CC-CEDICT entry (a reading), in the
+    dictionary's order, each with whether it is the headword's own. An abbreviation's gloss is what the entry
+    says the full form means (`期货`: `futures contract (finance)`), else the full form's own glosses (`中共`
+    → 中国共产党's `Chinese Communist Party`), one level deep. Both are the full form's, so their head noun
+    is not a key (纵横 abbreviates the `School of Diplomacy`, which makes it no `school`)."""
+    out = []
+    for line in entries.get(headword, ()):
+        match = _LINE.match(line)
+        if not match:
+            continue
+        senses = []
+        for gloss in match.group(4).split("/"):
+            abbreviation = _ABBREVIATION.match(gloss)
+            if abbreviation and len(headword) == 1:
+                continue  # 非 for 非洲, 卫 for 卫生间: a single character is too ambiguous a search term
+            if abbreviation and abbreviation.group(2):
+                senses.append((abbreviation.group(2), False))
+            elif abbreviation and expand and abbreviation.group(1) != headword:
+                senses += [(g, False) for entry in glosses(abbreviation.group(1), entries, expand=False)
+                           for g, _ in entry]
+            else:
+                senses.append((gloss, True))
+        out.append(senses)
+    return out
+
+
 def reversed_cedict(words: Iterable[str]) -> dict[str, list[str]]:
     """English gloss key → the corpus `words` it glosses, primary senses first, at most PER_GLOSS each."""
     entries = _cedict_lines()
     ranked: dict[str, list[tuple[int, str]]] = {}
     for headword in set(words):
-        for line in entries.get(headword, ()):
-            match = _LINE.match(line)
-            if not match:
-                continue
-            for position, gloss in enumerate(match.group(4).split("/")):
-                for key, rank in gloss_keys(gloss):
+        for senses in glosses(headword, entries):
+            for position, (gloss, own) in enumerate(senses):
+                for key, rank in gloss_keys(gloss, heads=own):
                     ranked.setdefault(key, []).append((2 * position + rank, headword))
     out = {}
     for key, pairs in ranked.items():

@@ -63,6 +63,37 @@ def test_a_corpus_without_the_word_gets_no_made_up_term():
         "How many tonnes of household waste did Laoshan remove? Who is Zhong Bin?").terms)
 
 
+ABBREVIATIONS = {  # CC-CEDICT lines in the dictionary's own form
+    "期货": ["期貨 期货 [qi1 huo4] /abbr. for 期貨合約|期货合约[qi1 huo4 he2 yue1], futures contract (finance)/"],
+    "中共": ["中共 中共 [Zhong1 Gong4] /abbr. for 中國共產黨|中国共产党[Zhong1 guo2 Gong4 chan3 dang3]/"],
+    "中国共产党": ["中國共產黨 中国共产党 [Zhong1 guo2 Gong4 chan3 dang3] /Chinese Communist Party/"],
+    "纵横": ["縱橫 纵横 [zong4 heng2] /length and breadth/abbr. for 合縱連橫|合纵连横[He2 zong4 Lian2 heng2], "
+             "School of Diplomacy during the Warring States Period (475-221 BC)/"],
+    "非": ["非 非 [fei1] /non-/not/abbr. for 非洲[Fei1 zhou1], Africa/"],
+}
+
+
+def test_an_abbreviation_is_glossed_by_what_it_abbreviates():
+    from rag.cedict import glosses
+
+    assert glosses("期货", ABBREVIATIONS) == [[("futures contract (finance)", False)]]
+    assert glosses("中共", ABBREVIATIONS) == [[("Chinese Communist Party", False)]]  # the full form's own gloss
+    assert glosses("非", ABBREVIATIONS) == [[("non-", True), ("not", True)]]  # one character: too ambiguous
+
+
+def test_an_abbreviation_lends_no_head_noun():
+    from rag.cedict import gloss_keys
+
+    assert gloss_keys("School of Diplomacy during the Warring States Period") == [("school", 1)]  # too long whole
+    assert gloss_keys("School of Diplomacy during the Warring States Period", heads=False) == []
+    assert gloss_keys("abbr. for 期貨合約|期货合约[qi1 huo4 he2 yue1], futures contract") == []  # never read raw
+
+
+def test_a_dictionary_abbreviation_becomes_a_search_term():
+    lexicon = build_lexicon(["蛋鸡期货收入保险落地平度。"])
+    assert "期货" in terms(lexicon, "the futures contract")
+
+
 def test_common_capitalised_words_are_not_names(lexicon):
     units = {u.text: u for u in lexicon.translate("How many cooperatives does Pingdu Road District have?").units}
     assert units["Pingdu"].name
