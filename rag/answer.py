@@ -7,15 +7,18 @@ file. Four rules abstain, all switched off together by a threshold ≤ 0 (Config
   question shares no words with the Chinese articles);
 - place: a place the question names is not in the answer's article ("胶州累计建成了多少万亩高标准农田？"
   must not be answered from an article about 平度);
-- reader: the reader finds no answer in what it read (rag.spans.says_no_answer; surer for an English question
-  naming something the corpus has no word for);
-- support: an English question's telling names are not in the answer's article (rag.crosslingual.unsupported).
+- reader: the reader finds no answer in what it read (rag.spans.says_no_answer; for an English question the
+  margin depends on how much of it the answer's article holds, and is surer for one naming something the corpus
+  has no word for);
+- names: an English question's telling names are not in the answer's article (rag.crosslingual.support).
+The place and names rules judge each of the reader's candidates: the answer is the best one from an article
+that passes them, and only where none does is it an abstention.
 """
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from rag.crosslingual import unknown_name, unsupported
+from rag.crosslingual import support, unknown_name
 from rag.lexical import normalise
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
@@ -48,16 +51,21 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
     if abstain and question.chinese and coverage < threshold:
         return abstention
     read = read_passages(reader, question, chunks, hits) if reader is not None else []
+    if abstain:
+        # The place and support rules judge each candidate's article: the answer is the best candidate from an
+        # article that names what the question names (`How many … has Pingdu cultivated?` is not answered
+        # from the passage ranked first if it is about 莱西, but from the 平度 one), or nothing.
+        fits = _ArticleFit(question, source_text)
+        if read:
+            read = [c for c in read if fits(chunks[c.rank])]
+            if not read:
+                return abstention
+        elif not fits(best.chunk):
+            return abstention
     chunk = chunks[read[0].rank] if read else best.chunk
-    if abstain and question.places:
-        context = normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))
-        if any(place not in context for place in question.places):
-            return abstention
-    if abstain and question.units and not question.chinese:  # English words, romanised names: in the article?
-        if unsupported(question.units, normalise(chunk.title + (source_text(chunk) if source_text else chunk.text))):
-            return abstention
     if reader is not None and abstain and says_no_answer(read, question.chinese,
-                                                     not question.chinese and unknown_name(question.units)):
+                                                     not question.chinese and unknown_name(question.units),
+                                                     fits.support(chunk)):
         return abstention
     if read:
         pick = read[0]
@@ -66,6 +74,31 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
         return _answer(asked, chunk, chunks, k, start, end, short, best.coverage, notes)
     start, end = answer_window(hits, question)
     return _answer(asked, chunk, chunks, k, start, end, None, best.coverage, notes)
+
+
+class _ArticleFit:
+    """Whether a chunk's article holds the places a Chinese question names and the telling names of an English
+    one (rag.crosslingual.support); each article normalised and judged once per question."""
+
+    def __init__(self, question: Question, source_text: Callable[[Chunk], str] | None):
+        self.question, self.source_text, self.seen = question, source_text, {}
+
+    def __call__(self, chunk: Chunk) -> bool:
+        places, (_, names) = self._judged(chunk)
+        return places and names
+
+    def support(self, chunk: Chunk) -> float:
+        """The share of an English question's understood words and names that the chunk's article holds."""
+        return self._judged(chunk)[1][0]
+
+    def _judged(self, chunk: Chunk) -> tuple[bool, tuple[float, bool]]:
+        key = (chunk.source, chunk.article) if self.source_text else chunk.id
+        if key not in self.seen:
+            context = normalise(chunk.title + (self.source_text(chunk) if self.source_text else chunk.text))
+            english = self.question.units and not self.question.chinese
+            self.seen[key] = (all(place in context for place in self.question.places),
+                              support(self.question.units, context) if english else (1.0, True))
+        return self.seen[key]
 
 
 def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> list:

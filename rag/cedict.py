@@ -16,6 +16,12 @@ how many much does do did it its that this these those as at from have has had t
 her we our you your i me my not no any some each every per than then into about over under after before during
 year years since other such so if can could would should will shall may might must also just only very more most
 """.split())
+# Light verbs: alone they carry no topic (`make the 28th an open day`: 制造 使 营造 使得 only add noise), though
+# they may start a phrase (`take part` 参加, `give birth` 生).
+LIGHT_VERBS = frozenset("""
+make makes made making take takes took taken taking get gets got gotten getting give gives gave given giving
+put puts putting become becomes became becoming
+""".split())
 MAX_PHRASE = 4  # English words in one gloss looked up as a phrase (`household waste`, `first secretary`)
 PER_GLOSS = 4  # corpus words kept per English gloss (the primary senses first)
 

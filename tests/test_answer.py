@@ -89,3 +89,37 @@ class NoAnswerReader:
 def test_the_readers_no_answer_abstains_unless_abstention_is_off():
     assert extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, ABSTAIN_COVERAGE, reader=NoAnswerReader()).abstained
     assert not extract_answer("黄鳍紫鱼体长多少？", [FISH], 5, 0.0, reader=NoAnswerReader()).abstained
+
+
+class RankedReader:
+    """Proposes one span in each passage it reads, surest in the first passage (`answers[i]` in passage i)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = answers
+
+    def run(self, question, contexts):
+        from rag.reader_model import ReaderSpan
+
+        spans = [ReaderSpan(i, text.index(answer), text.index(answer) + len(answer), score=10.0 - 3 * i,
+                            null_score=0.0, probability=0.9)
+                 for i, (text, answer) in enumerate(zip(contexts, self.answers))]
+
+        class Reading:
+            def spans(self, per_window=1, within=None):
+                return spans
+        return Reading()
+
+
+def test_the_place_rule_picks_the_best_candidate_from_an_article_that_names_the_place():
+    jiaozhou = make_passage("胶州市累计建成高标准农田46万亩。", source="a.txt", title="胶州农田")
+    pingdu = make_passage("平度市累计建成高标准农田155.2万亩。", source="b.txt", title="平度农田")
+    reader = RankedReader("46万亩", "155.2万亩")  # surer of the first-ranked passage, about 胶州
+    answer = extract_answer("平度市累计建成了多少万亩高标准农田？", [jiaozhou, pingdu], 5, ABSTAIN_COVERAGE, reader=reader)
+    assert not answer.abstained and answer.chunk == pingdu and answer.short_answer == "155.2万亩"
+    assert answer.citations[0] == pingdu  # the answer's passage is cited first
+    # No candidate from an article about 青岛: an abstention, not the surest span.
+    assert extract_answer("青岛市累计建成了多少万亩高标准农田？", [jiaozhou, pingdu], 5, ABSTAIN_COVERAGE,
+                          reader=reader).abstained
+    # With abstention off, the surest span wins as before.
+    assert extract_answer("平度市累计建成了多少万亩高标准农田？", [jiaozhou, pingdu], 5, 0.0,
+                          reader=reader).chunk == jiaozhou

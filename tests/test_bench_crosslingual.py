@@ -12,17 +12,18 @@ ROWS = [  # two answerable (one right with a sure reader, one wrong with an unsu
 
 
 def test_each_rule_abstains_on_its_own_evidence():
-    assert [decide(r, None) for r in ROWS] == [False, False, False, True]
-    assert [decide(r, 0.5) for r in ROWS] == [False, False, True, True]  # support, and the names rule
-    assert [decide(r, None, min_margin=-8.0) for r in ROWS] == [False, True, False, True]
-    assert decide({**ROWS[0], "margin": None}, None, min_margin=-8.0)  # nothing read: no evidence to answer on
+    assert [decide(r) for r in ROWS] == [False, False, False, True]  # no margin rule: only what abstained
+    assert [decide(r, -8.0) for r in ROWS] == [False, True, False, True]
+    assert [decide(r, -8.0, -12.0, 0.5) for r in ROWS] == [False, False, False, True]  # the article holds 0.6
+    assert [decide(r, -8.0, -12.0, 0.7) for r in ROWS] == [False, True, False, True]
+    assert decide({**ROWS[0], "margin": None}, -8.0)  # nothing read: no evidence to answer on
     unknown = {**ROWS[1], "margin": -5.0, "unknown_name": True}  # a name the corpus has no word for: surer reader
-    assert not decide(unknown, None, True, -8.0) and decide(unknown, None, True, -8.0, 0.0)
-    assert not decide({**unknown, "unknown_name": False}, None, True, -8.0, 0.0)
+    assert not decide(unknown, -8.0) and decide(unknown, -8.0, unknown_margin=0.0)
+    assert not decide({**unknown, "unknown_name": False}, -8.0, unknown_margin=0.0)
 
 
 def test_the_summary_counts_answers_right_only_where_not_abstained():
-    both = summary(ROWS, 0.5, True, -8.0)
+    both = summary(ROWS, -8.0)
     assert both["answered_right"] == 0.5 and both["wrongly_abstained"] == 0.5
-    assert both["abstained_unanswerable"] == 1.0 and both["min_margin"] == -8.0
+    assert both["abstained_unanswerable"] == 0.5 and both["margin"] == -8.0
     assert summary(ROWS)["abstained_unanswerable"] == 0.5

@@ -94,6 +94,13 @@ def test_a_dictionary_abbreviation_becomes_a_search_term():
     assert "期货" in terms(lexicon, "the futures contract")
 
 
+def test_a_light_verb_alone_searches_nothing_but_may_start_a_phrase():
+    lexicon = build_lexicon(["城关街道把每月28日设置为物业开放日，制造企业参加活动。"])
+    made = lexicon.translate("Which day did Chengguan make the open day?")
+    assert not any(unit.text.lower() == "make" for unit in made.units) and "制造" not in made.terms
+    assert "参加" in terms(lexicon, "How many firms take part?")
+
+
 def test_common_capitalised_words_are_not_names(lexicon):
     units = {u.text: u for u in lexicon.translate("How many cooperatives does Pingdu Road District have?").units}
     assert units["Pingdu"].name
