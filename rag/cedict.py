@@ -26,9 +26,23 @@ MAX_PHRASE = 4  # English words in one gloss looked up as a phrase (`household w
 PER_GLOSS = 4  # corpus words kept per English gloss (the primary senses first)
 
 
+# Common irregular past forms (news questions ask what was built, sent, held, won, sold…): the dictionary glosses
+# the base form only.
+_IRREGULAR = dict(pair.split(":") for pair in """
+began:begin begun:begin bore:bear borne:bear bought:buy brought:bring built:build caught:catch chose:choose
+chosen:choose dealt:deal drew:draw drawn:draw drove:drive driven:drive fell:fall fallen:fall felt:feel fought:fight
+found:find flew:fly flown:fly forgot:forget forgotten:forget froze:freeze frozen:freeze grew:grow grown:grow
+held:hold hung:hang kept:keep knew:know known:know laid:lay led:lead left:leave lent:lend lost:lose meant:mean
+met:meet paid:pay ran:run rang:ring rose:rise risen:rise said:say sold:sell sought:seek sent:send shot:shoot
+shown:show spent:spend spoke:speak spoken:speak stood:stand struck:strike taught:teach thought:think told:tell
+understood:understand won:win wore:wear worn:wear wrote:write written:write
+""".split())
+
+
 def english_forms(word: str) -> list[str]:
-    """The word and its likely dictionary forms: cooperatives → cooperative, tonnes → ton, subsidise → subsidize."""
-    out = [word]
+    """The word and its likely dictionary forms: cooperatives → cooperative, tonnes → ton, subsidise → subsidize,
+    built → build."""
+    out = [word] + ([_IRREGULAR[word]] if word in _IRREGULAR else [])
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("d", ""),
                          ("ing", ""), ("ing", "e")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:

@@ -40,6 +40,7 @@ def to_simplified(text: str) -> str:
     return converter.convert(text) if converter is not None else text
 
 
+@functools.lru_cache(maxsize=8192)  # the same sentences, passages and articles are normalised question after question
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), Traditional → Simplified, lower case."""
     text = unicodedata.normalize("NFKC", text)

@@ -55,11 +55,21 @@ _DIGITS = re.compile(r"\d|[零〇一二两三四五六七八九十百千万亿]+
 
 
 def _longest_common(a: str, b: str) -> int:
-    """Length of the longest common substring of a (short) and b: binary search on the length."""
-    lo, hi = 0, min(len(a), len(b))
+    """Length of the longest common substring of a (short) and b: binary search on the length, within the runs
+    of a's characters that b also has (an English question shares only digits with a Chinese sentence)."""
+    shared = set(a).intersection(b)
+    runs, start = [], 0
+    for end, ch in enumerate(a):
+        if ch not in shared:
+            if end > start:
+                runs.append(a[start:end])
+            start = end + 1
+    if start < len(a):
+        runs.append(a[start:])
+    lo, hi = 0, max(map(len, runs), default=0)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if any(a[i:i + mid] in b for i in range(len(a) - mid + 1)):
+        if any(run[i:i + mid] in b for run in runs for i in range(len(run) - mid + 1)):
             lo = mid
         else:
             hi = mid - 1

@@ -94,6 +94,13 @@ def test_a_dictionary_abbreviation_becomes_a_search_term():
     assert "期货" in terms(lexicon, "the futures contract")
 
 
+def test_an_irregular_past_form_finds_the_verbs_gloss():
+    from rag.cedict import english_forms
+
+    assert "build" in english_forms("built") and "send" in english_forms("sent") and "hold" in english_forms("held")
+    assert "建成" in terms(build_lexicon(["平度市累计建成高标准农田155.2万亩。"]), "How much farmland has Pingdu built?")
+
+
 def test_a_light_verb_alone_searches_nothing_but_may_start_a_phrase():
     lexicon = build_lexicon(["城关街道把每月28日设置为物业开放日，制造企业参加活动。"])
     made = lexicon.translate("Which day did Chengguan make the open day?")

@@ -87,3 +87,11 @@ def test_a_sentence_that_only_starts_like_a_link_back_stands_alone():
     assert passage.text[hits[0].start:hits[0].end] == "这样的设计使大桥更稳固。"
     start, _ = answer_window(hits, "大桥的设计有什么好处？", margin=0.0)
     assert start == hits[0].start
+
+
+def test_longest_common_substring_looks_only_at_shared_characters():
+    from rag.sentences import _longest_common
+
+    assert _longest_common("鲍家屯村常住人口有多少", "胶莱街道鲍家屯村常住人口912人。") == len("鲍家屯村常住人口")
+    assert _longest_common("Whatisthepopulationin2020", "2020年人均收入2.1万元") == 4  # only the digits are shared
+    assert _longest_common("abc", "") == 0 and _longest_common("", "abc") == 0
