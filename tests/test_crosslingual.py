@@ -122,6 +122,13 @@ def test_support_is_the_share_of_understood_words_the_article_holds():
     assert support((), "anything") == (1.0, True)
 
 
+def test_a_dictionary_word_the_corpus_has_no_word_for_counts_as_missing(lexicon):
+    units = lexicon.translate("Who is the mayor of Pingdu?").units  # the corpus never mentions a 市长
+    assert [u.text for u in units if not u.terms] == ["mayor"]
+    assert support(units, "平度市农民专业合作社") == (0.5, True)
+    assert support((Unit("mu", (), False), Unit("Pingdu", ("平度",), True)), "平度") == (1.0, True)  # too short
+
+
 def test_only_a_name_whose_chinese_form_is_known_to_be_missing_counts_against_an_article(lexicon):
     """Tokyo (CC-CEDICT: 东京) and a pinyin name the corpus lacks say the articles are about something else;
     a Western name the dictionary has no form for (Broncos, in its articles 野马队) says nothing."""
