@@ -39,7 +39,8 @@ understood:understand won:win wore:wear worn:wear wrote:write written:write
 """.split())
 
 
-def english_forms(word: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # a question's words are looked up in every phrase that ends with them
+def english_forms(word: str) -> tuple[str, ...]:
     """The word and its likely dictionary forms: cooperatives → cooperative, tonnes → ton, subsidise → subsidize,
     built → build."""
     out = [word] + ([_IRREGULAR[word]] if word in _IRREGULAR else [])
@@ -51,7 +52,7 @@ def english_forms(word: str) -> list[str]:
     extra = [british[w] for w in out if w in british]
     extra += [re.sub(r"is(e|ed|es|ing|ation)$", r"iz\1", w) for w in out if re.search(r"is(e|ed|es|ing|ation)$", w)]
     extra += [re.sub(r"our$", "or", w) for w in out if w.endswith("our") and len(w) >= 6]
-    return list(dict.fromkeys(out + extra))
+    return tuple(dict.fromkeys(out + extra))
 
 
 @functools.lru_cache(maxsize=1)

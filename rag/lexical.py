@@ -40,9 +40,19 @@ def to_simplified(text: str) -> str:
     return converter.convert(text) if converter is not None else text
 
 
-@functools.lru_cache(maxsize=8192)  # the same sentences, passages and articles are normalised question after question
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), Traditional → Simplified, lower case."""
+    # The same sentences, passages and articles are normalised question after question: the last 8,192 texts of
+    # up to 20,000 characters are kept (a whole file read at build time is not).
+    return _normalised(text) if len(text) <= 20_000 else _normalise(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalised(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     converter = _converter()
     if converter is not None:
@@ -84,7 +94,12 @@ def _question_words(normalised: str):
 def search_tokens(normalised: str) -> list[str]:
     """The tokens `tokenize` gives a question (already normalised: rag.question.analyse has it at hand), cut
     with just the dictionary words that occur in it: the same tokens (tests/test_jieba_words.py)."""
-    return _content(_question_words(normalised)[0].lcut_for_search(normalised))
+    return list(_search_tokens(normalised))
+
+
+@functools.lru_cache(maxsize=4096)  # an English question's Chinese terms are the corpus's words, asked again and again
+def _search_tokens(normalised: str) -> tuple[str, ...]:
+    return tuple(_content(_question_words(normalised)[0].lcut_for_search(normalised)))
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
