@@ -16,6 +16,7 @@ benchmarks/data/seed_qa_en_dev.jsonl, English questions about the seeds the read
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -142,7 +143,8 @@ def decide(row: dict, margin: float | None = None, supported_margin: float | Non
         return False
     floor = no_answer_floor(False, bool(row.get("unknown_name")), row["support"], margin,
                             margin if supported_margin is None else supported_margin,
-                            2.0 if supported_share is None else supported_share, unknown_margin)
+                            2.0 if supported_share is None else supported_share, unknown_margin,
+                            raise_for_unknown=unknown_margin is not None)
     return row.get("margin") is None or row["margin"] < floor
 
 
@@ -196,10 +198,13 @@ def speed(rounds: int) -> dict:
     twins = {q.id + "e" for q in chinese}
     took = {"english": [], "chinese": [], "embedding": []}
     paired: dict[str, list[float]] = {"english": [], "chinese": []}
+    english_ids = {q.id for q in english}
     for round_number in range(rounds + 1):
-        for en, zh in zip(english, chinese):
-            for name, q, twin in (("english", en, en.id in twins), ("chinese", zh, zh.id + "e" in
-                                                                              {e.id for e in english})):
+        for en, zh in itertools.zip_longest(english, chinese):  # alternately, each set whole (16 and 15)
+            for name, q, twin in (("english", en, en is not None and en.id in twins),
+                                  ("chinese", zh, zh is not None and zh.id + "e" in english_ids)):
+                if q is None:
+                    continue
                 started = time.perf_counter()
                 seeds.ask(q.question)
                 elapsed = (time.perf_counter() - started) * 1000

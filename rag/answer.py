@@ -36,7 +36,7 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
 
     `asked` is the question as the user typed it (default: the question's text; they differ for a
     follow-up, answered as the self-contained question). `source_text(chunk)` gives the text of the chunk's
-    whole article, for the place rule (default: the chunk's own text).
+    whole article, for the place and names rules (default: the chunk's own text).
     """
     question = as_question(question)
     asked = question.text if asked is None else asked
@@ -51,11 +51,11 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
     if abstain and question.chinese and coverage < threshold:
         return abstention
     read = read_passages(reader, question, chunks, hits) if reader is not None else []
+    fits = _ArticleFit(question, source_text)
     if abstain:
-        # The place and support rules judge each candidate's article: the answer is the best candidate from an
+        # The place and names rules judge each candidate's article: the answer is the best candidate from an
         # article that names what the question names (`How many … has Pingdu cultivated?` is not answered
         # from the passage ranked first if it is about 莱西, but from the 平度 one), or nothing.
-        fits = _ArticleFit(question, source_text)
         if read:
             read = [c for c in read if fits(chunks[c.rank])]
             if not read:
@@ -78,26 +78,33 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
 
 class _ArticleFit:
     """Whether a chunk's article holds the places a Chinese question names and the telling names of an English
-    one (rag.crosslingual.support); each article normalised and judged once per question."""
+    one, and the share of an English question's understood words it holds (rag.crosslingual.support); each
+    article fetched, normalised and judged once per question, and only for a question that has something to
+    check."""
 
     def __init__(self, question: Question, source_text: Callable[[Chunk], str] | None):
         self.question, self.source_text, self.seen = question, source_text, {}
+        self.english = bool(question.units) and not question.chinese
 
     def __call__(self, chunk: Chunk) -> bool:
         places, (_, names) = self._judged(chunk)
         return places and names
 
     def support(self, chunk: Chunk) -> float:
-        """The share of an English question's understood words and names that the chunk's article holds."""
+        """The share of an English question's understood words and names that the chunk's article holds (0 for
+        a question with none: nothing then vouches for a weak span)."""
         return self._judged(chunk)[1][0]
 
     def _judged(self, chunk: Chunk) -> tuple[bool, tuple[float, bool]]:
-        key = (chunk.source, chunk.article) if self.source_text else chunk.id
+        if not self.question.places and not self.english:
+            return True, (0.0, True)
+        # An upload may share its file name (and article number) with a file of the shared index.
+        key = (chunk.source, chunk.article, bool((chunk.metadata or {}).get("uploaded"))) if self.source_text \
+            else chunk.id
         if key not in self.seen:
             context = normalise(chunk.title + (self.source_text(chunk) if self.source_text else chunk.text))
-            english = self.question.units and not self.question.chinese
             self.seen[key] = (all(place in context for place in self.question.places),
-                              support(self.question.units, context) if english else (1.0, True))
+                              support(self.question.units, context) if self.english else (0.0, True))
         return self.seen[key]
 
 

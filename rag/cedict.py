@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gzip
 import re
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -15,6 +16,7 @@ a an the of to in on for and or is are was were be been being by with what which
 how many much does do did it its that this these those as at from have has had there their they them he she his
 her we our you your i me my not no any some each every per than then into about over under after before during
 year years since other such so if can could would should will shall may might must also just only very more most
+please tell according
 """.split())
 # Light verbs: alone they carry no topic (`make the 28th an open day`: 制造 使 营造 使得 only add noise), though
 # they may start a phrase (`take part` 参加, `give birth` 生).
@@ -36,6 +38,7 @@ held:hold hung:hang kept:keep knew:know known:know laid:lay led:lead left:leave 
 met:meet paid:pay ran:run rang:ring rose:rise risen:rise said:say sold:sell sought:seek sent:send shot:shoot
 shown:show spent:spend spoke:speak spoken:speak stood:stand struck:strike taught:teach thought:think told:tell
 understood:understand won:win wore:wear worn:wear wrote:write written:write
+took:take taken:take made:make got:get gotten:get gave:give given:give became:become
 """.split())
 
 
@@ -55,8 +58,17 @@ def english_forms(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out + extra))
 
 
-@functools.lru_cache(maxsize=1)
+# The dictionary file is read at most once a process, even when the first English questions arrive together.
+_READING = threading.Lock()
+
+
 def _gloss_words() -> tuple[frozenset[str], frozenset[str]]:
+    with _READING:
+        return _read_gloss_words()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_gloss_words() -> tuple[frozenset[str], frozenset[str]]:
     """(single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words; the
     capitalised glosses, lower-cased: the proper names it gives a Chinese form for (tokyo, shandong
     university, biden)). Read once a process, on the first English question that needs them (≈ 1 s)."""
@@ -125,8 +137,13 @@ def gloss_keys(gloss: str, heads: bool = True) -> list[tuple[str, int]]:
     return keys
 
 
-@functools.lru_cache(maxsize=1)
 def _cedict_lines() -> dict[str, list[str]]:
+    with _READING:
+        return _read_cedict_lines()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_cedict_lines() -> dict[str, list[str]]:
     """Simplified headword → its CC-CEDICT lines, read once a process."""
     entries: dict[str, list[str]] = {}
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:

@@ -111,13 +111,16 @@ class Lexicon:
         return True
 
     def gloss(self, words: Sequence[str]) -> list[str]:
-        """Corpus words whose CC-CEDICT gloss is this English word or phrase (plural, -ed, -ing and British
-        spellings tried)."""
-        *head, last = [w.lower() for w in words]
-        for variant in english_forms(last):
-            found = self.glosses.get(" ".join(head + [variant]))
-            if found:
-                return found
+        """Corpus words whose CC-CEDICT gloss is this English word or phrase (plural, -ed, -ing, irregular and
+        British forms tried on its last word, and on the first of a phrase: `took part` is `take part`)."""
+        lower = [w.lower() for w in words]
+        firsts = english_forms(lower[0]) if len(lower) > 1 else (None,)
+        for first in firsts:
+            head = ([first] if first is not None else []) + lower[1:-1]
+            for variant in english_forms(lower[-1]):
+                found = self.glosses.get(" ".join(head + [variant]))
+                if found:
+                    return found
         return []
 
     def translate(self, text: str) -> Translation:
@@ -245,11 +248,12 @@ def write_lexicon(folder: Path, texts: Iterable[str]) -> None:
 def support(units: Sequence[Unit], article: str) -> tuple[float, bool]:
     """(the share of the question's understood words and names that the article holds, whether every name
     the question gives is in it). A telling name the corpus has no word for counts as missing: the articles
-    cannot be about it; a name that tells nothing (see Unit.telling) is left out. Pure: `article` is the
+    cannot be about it; so does an English word the dictionary glosses but no corpus word means (`mayor`); a
+    name that tells nothing (see Unit.telling) is left out. Nothing understood: share 0. Pure: `article` is the
     normalised text of the answer's article."""
     content = [u for u in units if u.terms or (u.name and u.telling) or _unmatched_word(u)]
     if not content:
-        return 1.0, True
+        return 0.0, True  # nothing understood: no evidence either way (no name can be missing)
     held = [any(t in article for t in u.terms) for u in content]
     names_held = all(h for u, h in zip(content, held) if u.name)
     return sum(held) / len(content), names_held

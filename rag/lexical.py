@@ -42,12 +42,14 @@ def to_simplified(text: str) -> str:
 
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), Traditional → Simplified, lower case."""
-    # The same sentences, passages and articles are normalised question after question: the last 8,192 texts of
-    # up to 20,000 characters are kept (a whole file read at build time is not).
-    return _normalised(text) if len(text) <= 20_000 else _normalise(text)
+    # The same sentences, passages and articles are normalised question after question: the last 4,096 texts of
+    # up to 8,000 characters are kept (at most about 130 MB of text even if every one were that long; a
+    # question's sentences and passages are tens to hundreds of characters, a whole file read at build time is
+    # not kept).
+    return _normalised(text) if len(text) <= 8_000 else _normalise(text)
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def _normalised(text: str) -> str:
     return _normalise(text)
 

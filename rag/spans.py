@@ -128,13 +128,15 @@ def says_no_answer(candidates: Sequence[Candidate], chinese: bool = True, unknow
 
 def no_answer_floor(chinese: bool, unknown_name: bool = False, support: float = 0.0,
                     english_margin: float | None = None, supported_margin: float | None = None,
-                    supported_share: float | None = None, unknown_margin: float | None = UNKNOWN_NAME_MARGIN) -> float:
+                    supported_share: float | None = None, unknown_margin: float | None = None,
+                    raise_for_unknown: bool = True) -> float:
     """The margin a span must reach over no answer (see says_no_answer); the English constants can be given, to
-    replay other thresholds (benchmarks/crosslingual.py)."""
+    replay other thresholds (benchmarks/crosslingual.py; raise_for_unknown=False replays no raise)."""
     if chinese:
         return NO_ANSWER_MARGIN
+    unknown_margin = UNKNOWN_NAME_MARGIN if unknown_margin is None else unknown_margin
     english_margin = ENGLISH_NO_ANSWER_MARGIN if english_margin is None else english_margin
     supported_margin = ENGLISH_SUPPORTED_MARGIN if supported_margin is None else supported_margin
     supported_share = ENGLISH_SUPPORTED_SHARE if supported_share is None else supported_share
     floor = supported_margin if support >= supported_share else english_margin
-    return max(floor, unknown_margin) if unknown_name and unknown_margin is not None else floor
+    return max(floor, unknown_margin) if unknown_name and raise_for_unknown else floor

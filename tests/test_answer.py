@@ -123,3 +123,47 @@ def test_the_place_rule_picks_the_best_candidate_from_an_article_that_names_the_
     # With abstention off, the surest span wins as before.
     assert extract_answer("平度市累计建成了多少万亩高标准农田？", [jiaozhou, pingdu], 5, 0.0,
                           reader=reader).chunk == jiaozhou
+
+
+def test_the_names_rule_picks_the_candidate_from_the_article_an_english_question_names():
+    from rag.crosslingual import build_lexicon
+    from rag.question import analyse
+
+    laixi = make_passage("莱西市培育农民专业合作社120余家。", source="a.txt", title="莱西合作社")
+    pingdu = make_passage("平度市培育农民专业合作社5627家。", source="b.txt", title="平度合作社")
+    lexicon = build_lexicon([laixi.text, pingdu.text])
+    question = analyse("How many farmers' cooperatives has Pingdu cultivated?", lexicon)
+    reader = RankedReader("120余家", "5627家")  # surer of the first-ranked passage, about 莱西
+    answer = extract_answer(question, [laixi, pingdu], 5, ABSTAIN_COVERAGE, reader=reader)
+    assert not answer.abstained and answer.chunk == pingdu and answer.short_answer == "5627家"
+
+
+def test_an_english_question_understood_as_nothing_gets_the_strict_margin():
+    weak = RankedReader("50公分")
+    weak.run = _with_margin(weak.run, -10.0)  # between the strict −8 and the lenient −14
+    assert extract_answer("What is it, then?", [FISH], 5, ABSTAIN_COVERAGE, reader=weak).abstained
+
+
+def _with_margin(run, margin):
+    from dataclasses import replace
+
+    def changed(question, contexts):
+        reading = run(question, contexts)
+        spans = [replace(s, score=margin, null_score=0.0) for s in reading.spans()]
+
+        class Reading:
+            def spans(self, per_window=1, within=None):
+                return spans
+        return Reading()
+    return changed
+
+
+def test_an_upload_named_like_a_shared_file_is_judged_on_its_own_article():
+    from rag.types import Chunk
+
+    shared = make_passage("胶州市累计建成高标准农田46万亩。", source="news.txt", title="农田")
+    text = "平度市累计建成高标准农田155.2万亩。"
+    upload = Chunk(text=text, source="news.txt", title="农田", start=0, end=len(text), metadata={"uploaded": "1"})
+    answer = extract_answer("平度市累计建成了多少万亩高标准农田？", [shared, upload], 5, ABSTAIN_COVERAGE,
+                            source_text=lambda chunk: chunk.text, reader=RankedReader("46万亩", "155.2万亩"))
+    assert not answer.abstained and answer.chunk == upload

@@ -106,6 +106,7 @@ def test_a_light_verb_alone_searches_nothing_but_may_start_a_phrase():
     made = lexicon.translate("Which day did Chengguan make the open day?")
     assert not any(unit.text.lower() == "make" for unit in made.units) and "制造" not in made.terms
     assert "参加" in terms(lexicon, "How many firms take part?")
+    assert "参加" in terms(lexicon, "How many firms took part?") and "参加" in terms(lexicon, "Who is taking part?")
 
 
 def test_common_capitalised_words_are_not_names(lexicon):
@@ -119,7 +120,7 @@ def test_support_is_the_share_of_understood_words_the_article_holds():
     assert support(units, "辛安街道常住人口20万") == (1.0, True)
     assert support(units, "平度市常住人口") == (0.5, False)
     assert support((Unit("Tokyo", (), True), Unit("population", ("人口",), False)), "常住人口") == (0.5, False)
-    assert support((), "anything") == (1.0, True)
+    assert support((), "anything") == (0.0, True)  # nothing understood: nothing vouches for the article
 
 
 def test_a_dictionary_word_the_corpus_has_no_word_for_counts_as_missing(lexicon):

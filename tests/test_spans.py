@@ -63,11 +63,12 @@ def test_short_answer_shown_only_when_sure_and_no_answer_by_margin():
 
 
 def test_an_english_answer_from_an_article_holding_the_question_needs_a_smaller_margin():
-    from rag.spans import ENGLISH_NO_ANSWER_MARGIN, ENGLISH_SUPPORTED_MARGIN, ENGLISH_SUPPORTED_SHARE, no_answer_floor
+    from rag.spans import (ENGLISH_NO_ANSWER_MARGIN, ENGLISH_SUPPORTED_MARGIN, ENGLISH_SUPPORTED_SHARE,
+                           UNKNOWN_NAME_MARGIN, no_answer_floor)
 
     weak = Candidate(ReaderSpan(0, 0, 2, -11.0, 0.0, 0.05), 0, 0.0, -11.0)  # right answers to English questions
     assert ENGLISH_SUPPORTED_MARGIN < weak.margin < ENGLISH_NO_ANSWER_MARGIN    # the reader never saw score so
     assert says_no_answer([weak], chinese=False, support=ENGLISH_SUPPORTED_SHARE - 0.1)
     assert not says_no_answer([weak], chinese=False, support=ENGLISH_SUPPORTED_SHARE)
     assert says_no_answer([weak], chinese=True, support=1.0)  # a Chinese question: the support plays no part
-    assert no_answer_floor(False, unknown_name=True, support=1.0) == 0.0  # a name the corpus lacks: reader must prefer
+    assert no_answer_floor(False, unknown_name=True, support=1.0) == UNKNOWN_NAME_MARGIN  # a name the corpus lacks
