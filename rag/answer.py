@@ -23,7 +23,7 @@ from rag.lexical import normalise
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
 from rag.spans import says_no_answer, sentence_around, shows_short, trimmed
-from rag.types import Answer, Chunk, Span
+from rag.types import Answer, Chunk, Span, is_uploaded
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
 
@@ -99,8 +99,7 @@ class _ArticleFit:
         if not self.question.places and not self.english:
             return True, (0.0, True)
         # An upload may share its file name (and article number) with a file of the shared index.
-        key = (chunk.source, chunk.article, bool((chunk.metadata or {}).get("uploaded"))) if self.source_text \
-            else chunk.id
+        key = (chunk.source, chunk.article, is_uploaded(chunk)) if self.source_text else chunk.id
         if key not in self.seen:
             context = normalise(chunk.title + (self.source_text(chunk) if self.source_text else chunk.text))
             self.seen[key] = (all(place in context for place in self.question.places),

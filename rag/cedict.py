@@ -62,13 +62,19 @@ def english_forms(word: str) -> tuple[str, ...]:
 _READING = threading.Lock()
 
 
+def _read_once(read):
+    """`read()`'s result, computed by the first caller while the others wait."""
+    cached = functools.lru_cache(maxsize=1)(read)
+
+    @functools.wraps(read)
+    def locked():
+        with _READING:
+            return cached()
+    return locked
+
+
+@_read_once
 def _gloss_words() -> tuple[frozenset[str], frozenset[str]]:
-    with _READING:
-        return _read_gloss_words()
-
-
-@functools.lru_cache(maxsize=1)
-def _read_gloss_words() -> tuple[frozenset[str], frozenset[str]]:
     """(single lower-case words CC-CEDICT glosses with (west, coast, beer): common English words; the
     capitalised glosses, lower-cased: the proper names it gives a Chinese form for (tokyo, shandong
     university, biden)). Read once a process, on the first English question that needs them (≈ 1 s)."""
@@ -137,13 +143,8 @@ def gloss_keys(gloss: str, heads: bool = True) -> list[tuple[str, int]]:
     return keys
 
 
+@_read_once
 def _cedict_lines() -> dict[str, list[str]]:
-    with _READING:
-        return _read_cedict_lines()
-
-
-@functools.lru_cache(maxsize=1)
-def _read_cedict_lines() -> dict[str, list[str]]:
     """Simplified headword → its CC-CEDICT lines, read once a process."""
     entries: dict[str, list[str]] = {}
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:

@@ -9,8 +9,7 @@ from typing import Any, Callable
 from rag.config import check_top_k
 from rag.errors import RagError
 from rag.render import format_answer_html, format_error_html, format_question_html, format_upload_html
-from rag.store.memory import is_uploaded
-from rag.types import AnswerDict, Chunk
+from rag.types import AnswerDict, Chunk, is_uploaded
 
 TOP_K_MIN, TOP_K_MAX, TOP_K_DEFAULT = 1, 10, 5  # the app's slider
 

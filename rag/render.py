@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.report import count
-from rag.types import Answer, Chunk
-from rag.store.memory import UPLOADED
+from rag.types import UPLOADED, Answer, Chunk
 
 # The repository root, where app.py and (by default) the index live: the status line shows an index
 # folder below it relative to it.

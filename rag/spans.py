@@ -126,17 +126,12 @@ def says_no_answer(candidates: Sequence[Candidate], chinese: bool = True, unknow
     return max(c.margin for c in candidates) < no_answer_floor(chinese, unknown_name, support)
 
 
-def no_answer_floor(chinese: bool, unknown_name: bool = False, support: float = 0.0,
-                    english_margin: float | None = None, supported_margin: float | None = None,
-                    supported_share: float | None = None, unknown_margin: float | None = None,
-                    raise_for_unknown: bool = True) -> float:
-    """The margin a span must reach over no answer (see says_no_answer); the English constants can be given, to
-    replay other thresholds (benchmarks/crosslingual.py; raise_for_unknown=False replays no raise)."""
+def no_answer_floor(chinese: bool, unknown_name: bool = False, support: float = 0.0, *,
+                    english: float = ENGLISH_NO_ANSWER_MARGIN, supported: float = ENGLISH_SUPPORTED_MARGIN,
+                    share: float = ENGLISH_SUPPORTED_SHARE, unknown: float | None = UNKNOWN_NAME_MARGIN) -> float:
+    """The margin a span must reach over no answer (see says_no_answer). The English thresholds are parameters so
+    that benchmarks/crosslingual.py can replay others (`unknown=None`: no raise for an unknown name)."""
     if chinese:
         return NO_ANSWER_MARGIN
-    unknown_margin = UNKNOWN_NAME_MARGIN if unknown_margin is None else unknown_margin
-    english_margin = ENGLISH_NO_ANSWER_MARGIN if english_margin is None else english_margin
-    supported_margin = ENGLISH_SUPPORTED_MARGIN if supported_margin is None else supported_margin
-    supported_share = ENGLISH_SUPPORTED_SHARE if supported_share is None else supported_share
-    floor = supported_margin if support >= supported_share else english_margin
-    return max(floor, unknown_margin) if unknown_name and raise_for_unknown else floor
+    floor = supported if support >= share else english
+    return max(floor, unknown) if unknown_name and unknown is not None else floor

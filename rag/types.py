@@ -18,6 +18,9 @@ def content_id(*parts: str) -> str:
     return digest[:16]
 
 
+UPLOADED = "uploaded"  # chunk metadata key marking a passage from the user's own upload (rag.uploads)
+
+
 @dataclass(frozen=True)
 class Chunk:
     text: str
@@ -66,6 +69,10 @@ class Chunk:
             metadata=dict(data.get("metadata", {})), article=int(data.get("article", 0)),
             id=data.get("id", ""),
         )
+
+
+def is_uploaded(chunk: Chunk) -> bool:
+    return bool((chunk.metadata or {}).get(UPLOADED))
 
 
 class SpanDict(TypedDict):

@@ -19,8 +19,8 @@ from typing import Any, Callable, Mapping, Sequence
 from rag.chunking import chunk_articles
 from rag.errors import RagError
 from rag.readers import SkipFile, read_document
-from rag.store.memory import UPLOADED, memory_index
-from rag.types import Chunk
+from rag.store.memory import memory_index
+from rag.types import UPLOADED, Chunk
 
 MAX_SESSION_CHARS = 100_000  # extracted characters one session may add (≈ 400 passages)
 

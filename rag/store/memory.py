@@ -18,9 +18,7 @@ from rag.store import SearchIndex
 from rag.store.bm25 import make_bm25
 from rag.store.folder import Index
 from rag.store.layout import sentence_rows
-from rag.types import Chunk
-
-UPLOADED = "uploaded"  # chunk metadata key marking a passage from the user's own upload
+from rag.types import Chunk, is_uploaded
 
 
 class _Exact:
@@ -42,10 +40,6 @@ def memory_index(chunks: Sequence[Chunk], sources: Mapping[str, str], embedded, 
                  dense=_Exact(embedded.vectors), bm25=make_bm25(embedded.tokens),
                  sentence_vectors=np.asarray(embedded.sentence_vectors, np.float32),
                  sentence_rows=sentence_rows(chunks))
-
-
-def is_uploaded(chunk: Chunk) -> bool:
-    return bool((chunk.metadata or {}).get(UPLOADED))
 
 
 class _Rows(Sequence):
