@@ -54,7 +54,9 @@ def test_added_pieces_carry_e5s_rows_and_the_old_ids_keep_theirs(tmp_path, monke
 
     module, e5 = script(), read_e5_file()
     # The shipped reader as it was trained: the English pieces (after trained_vocab_size) dropped again.
-    trained = json.loads((BUNDLED / "config.json").read_text())["reader"]["trained_vocab_size"]
+    trained = json.loads((BUNDLED / "config.json").read_text())["reader"].get("trained_vocab_size")
+    if trained is None:
+        pytest.skip("the shipped reader was trained with its whole vocabulary (a retrain drops trained_vocab_size)")
     old = tmp_path / "old"
     old.mkdir()
     (old / "normalisation.json").write_bytes((BUNDLED / "normalisation.json").read_bytes())
