@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def pieces_to_add(words, syllables, have: set[str]) -> list[int]:
 
     e5 = read_e5_file()
     full = build_tokenizer(e5.pieces, e5.scores, e5.special["unk"], e5.special["bos"], e5.special["eos"], e5.special["pad"])
+    texts = list(words) + [form for s in syllables for form in (s, s.capitalize(), "x" + s)]
     ids = set()
-    for encoding in full.encode_batch(list(words) + [form for s in syllables for form in (s, s.capitalize(), "x" + s)], add_special_tokens=False):
+    for encoding in full.encode_batch(texts, add_special_tokens=False):
         ids.update(i for i, piece in zip(encoding.ids, encoding.tokens) if LETTERS.fullmatch(piece) and piece not in have)
     return sorted(ids)
 
@@ -89,7 +91,8 @@ def extend(folder: Path, out: Path, min_count: int) -> dict:
     pieces, scores = [p for p, _ in vocab], [s for _, s in vocab]
     special = {k: pieces.index(e5.pieces[v]) for k, v in e5.special.items()}
     out.mkdir(parents=True, exist_ok=True)
-    build_tokenizer(pieces, scores, special["unk"], special["bos"], special["eos"], special["pad"]).save(str(out / "tokenizer.json"))
+    tokenizer = build_tokenizer(pieces, scores, special["unk"], special["bos"], special["eos"], special["pad"])
+    tokenizer.save(str(out / "tokenizer.json"))
     save_file(packed, str(out / "model.safetensors"))
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["vocab_size"] = len(pieces)
@@ -108,7 +111,14 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, help="write the extended folder here (default: FOLDER, in place)")
     parser.add_argument("--min-count", type=int, default=2, help="CC-CEDICT gloss words used at least this often")
     args = parser.parse_args(argv)
-    print(json.dumps(extend(args.folder, args.out or args.folder, args.min_count)))
+    out = args.out or args.folder
+    report = extend(args.folder, out, args.min_count)
+    print(json.dumps(report))
+    # reader.onnx (what the app runs) is traced from these files: a folder changed here needs a new one.
+    if report["pieces_added"] or not (out / "reader.onnx").exists():
+        export = ROOT / "scripts" / "export_reader_onnx.py"
+        print(f"{out / 'reader.onnx'} is now missing or stale: run "
+              f"`python {shlex.quote(str(export))} {shlex.quote(str(out.resolve()))}`")
 
 
 if __name__ == "__main__":
