@@ -317,7 +317,12 @@ def export(work: Path, out: Path, run: str = "") -> None:
         q4 = {WORD: load_e5(work / "base").tensors["emb.word"]}
     out.mkdir(parents=True, exist_ok=True)
     save_file(pack_state(state, int8=True, q4=q4), str(out / "model.safetensors"))
-    config = dict(config, reader={"max_length": args["max_length"], "stride": args["stride"]})
+    reader = {"max_length": args["max_length"], "stride": args["stride"]}
+    if folder is not None:  # passages stay read in the pieces the starting point was trained with (rag.reader_model)
+        trained_vocab = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("reader", {})
+        if trained_vocab.get("trained_vocab_size"):
+            reader["trained_vocab_size"] = trained_vocab["trained_vocab_size"]
+    config = dict(config, reader=reader)
     (out / "config.json").write_text(json.dumps(config, indent=1))
     if folder is not None:
         for name in ("tokenizer.json", "normalisation.json"):

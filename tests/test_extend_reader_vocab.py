@@ -42,6 +42,19 @@ def test_the_shipped_reader_reads_english_words_whole_and_chinese_as_before():
     assert pieces(BUNDLED)[:5] == ["<s>", "<pad>", "</s>", "<unk>", ","]  # the specials keep their ids
 
 
+def test_passages_are_read_in_the_trained_pieces_and_questions_in_all():
+    from rag.reader_model import ReaderTokenizer
+
+    tokenizer = ReaderTokenizer.from_folder(BUNDLED)
+    passage = "该公司于1976年由Steve Jobs创立，总部位于Cupertino。"
+    trained = json.loads((BUNDLED / "config.json").read_text())["reader"]["trained_vocab_size"]
+    ids, _ = tokenizer.tokenize(passage, passage=True)
+    assert max(ids) < trained
+    assert max(tokenizer.tokenize("the permanent village")[0]) >= trained
+    window = tokenizer.encode_windows("Who founded the permanent village?", [passage], 256, 128)[0]
+    assert list(window.ids[window.first_context_token:-1]) == ids
+
+
 def test_nothing_is_left_to_add_to_the_shipped_reader(words):
     assert script().pieces_to_add(*words, set(pieces(BUNDLED))) == []
 
