@@ -50,6 +50,9 @@ train)
 unpack)
   from=${2:?"usage: $0 unpack FILES_AT [FOLDER]"}
   into=${3:-.cache/reader-gpu}
+  compgen -G "$from/model.safetensors.part-*" >/dev/null || {
+    echo "error: no model.safetensors.part-* in $from: give the folder the device call's files lie in (files_at)" >&2
+    exit 1; }
   mkdir -p "$into"
   cat "$from"/model.safetensors.part-* > "$into/model.safetensors"
   for name in config.json tokenizer.json normalisation.json training.json training-log.jsonl; do

@@ -35,6 +35,11 @@ def test_pack_without_prepared_data_says_how_to_prepare(tmp_path):
     assert "python scripts/train_reader.py prepare --work" in done.stderr and "--init e5" in done.stderr
 
 
+def test_unpack_of_a_folder_without_the_parts_says_what_to_give(tmp_path):
+    done = run("unpack", str(tmp_path), str(tmp_path / "reader"))
+    assert done.returncode == 1 and "files_at" in done.stderr and not (tmp_path / "reader").exists()
+
+
 def test_unknown_step_and_train_outside_the_device_are_refused():
     assert run("bogus").returncode == 2
     done = run("train")
