@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from rag.crosslingual import support, unknown_name
-from rag.lexical import normalise
+from rag.crosslingual import reader_question, support, unknown_name
+from rag.lexical import normalise, to_simplified
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
 from rag.spans import says_no_answer, sentence_around, shows_short, trimmed
@@ -116,7 +116,12 @@ def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> 
     ranks = list(range(min(READ_PASSAGES, len(chunks))))
     if hits and hits[0].rank not in ranks:
         ranks.append(hits[0].rank)
-    spans = reader.run(question.simplified, [chunks[r].text for r in ranks]).spans(per_window=SPANS_PER_WINDOW)
+    passages = [chunks[r].text for r in ranks]
+    # An English question is read with the passages' own words for its English ones; a Chinese question as asked
+    # (its few Latin words, `卡拉OK`, `Java`, are the passage's own spelling more often than not).
+    asked = (question.simplified if question.chinese
+             else reader_question(question.simplified, question.units, [to_simplified(p) for p in passages]))
+    spans = reader.run(asked, passages).spans(per_window=SPANS_PER_WINDOW)
     return combine(spans, hits, ranks, sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
 
 
