@@ -22,7 +22,7 @@ from rag.crosslingual import reader_question, support, unknown_name
 from rag.lexical import normalise, to_simplified
 from rag.question import Question, as_question
 from rag.sentences import SentenceSimilarity, answer_window, score_sentences
-from rag.spans import says_no_answer, sentence_around, shows_short, trimmed
+from rag.spans import says_no_answer, sentence_around, shows_short, trimmed, with_unit
 from rag.types import Answer, Chunk, Span, is_uploaded
 
 NO_ANSWER = "抱歉，现有文章中没有找到这个问题的答案。以下是最接近的段落。"
@@ -71,6 +71,7 @@ def extract_answer(question: Question | str, chunks: Sequence[Chunk], k: int, th
         pick = read[0]
         start, end = sentence_around(chunk.text, pick.span.start, pick.span.end)
         short = trimmed(chunk.text, pick.span.start, pick.span.end) if shows_short(pick) else None
+        short = with_unit(chunk.text, *short) if short else None  # `128起`, not `128`
         return _answer(asked, chunk, chunks, k, start, end, short, best.coverage, notes)
     start, end = answer_window(hits, question)
     return _answer(asked, chunk, chunks, k, start, end, None, best.coverage, notes)

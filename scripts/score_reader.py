@@ -1,6 +1,9 @@
 """The reader alone, given the gold passage: CMRC-metric EM/F1 of its best span on SQuAD-format data.
 
-    python scripts/score_reader.py ../shared/eval/cmrc2018_trial.json [--reader models/reader-zh] [--limit N] [--short-gold]
+    python scripts/score_reader.py ../shared/eval/cmrc2018_trial.json [--reader models/reader-zh] [--limit N] [--short-gold] [--units]
+
+--units scores the span as the app shows it as the short answer: with the measure word or unit that follows its
+number (rag.spans.with_unit: `128` → `128起`).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 from rag.evaluate import SHORT_GOLD_CHARS  # noqa: E402
 from rag.metrics import cmrc_em, cmrc_f1, percentile  # noqa: E402
 from rag.reader import load_reader  # noqa: E402
+from rag.spans import with_unit  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -25,6 +29,7 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--short-gold", action="store_true",
                         help=f"only questions whose shortest gold answer has <= {SHORT_GOLD_CHARS} characters")
+    parser.add_argument("--units", action="store_true", help="extend a span that ends in a number over its unit, as the app does")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         parser.exit(1, f"error: {args.data} does not exist (SQuAD-format JSON, e.g. ../shared/eval/cmrc2018_trial.json)\n")
@@ -40,13 +45,16 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         spans = reader.read(qa["question"], [context])
         times.append((time.perf_counter() - started) * 1000)
-        prediction = context[spans[0].start:spans[0].end] if spans else ""
+        start, end = (spans[0].start, spans[0].end) if spans else (0, 0)
+        if args.units:
+            start, end = with_unit(context, start, end)
+        prediction = context[start:end]
         golds = [a["text"] for a in qa["answers"]]
         em += cmrc_em(prediction, golds)
         f1 += cmrc_f1(prediction, golds)
     n = len(items) or 1
     print(f"{args.data.name}: {len(items)} {'short-gold ' if args.short_gold else ''}questions, reader {args.reader}, gold passage given: "
-          f"EM {em / n:.3f} F1 {f1 / n:.3f}; read p50 {percentile(times, 50):.0f} ms (whole passage)")
+          f"{'with units: ' if args.units else ''}EM {em / n:.3f} F1 {f1 / n:.3f}; read p50 {percentile(times, 50):.0f} ms (whole passage)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 from rag.chunking import answer_sentences
 from rag.reader_model import ReaderSpan
 from rag.sentences import SentenceHit
-from rag.spans import Candidate, combine, says_no_answer, sentence_around, shows_short, trimmed
+import pytest
+
+from rag.spans import Candidate, combine, says_no_answer, sentence_around, shows_short, trimmed, with_unit
 from rag.types import Chunk
 
 TEXT = "胶州市探索成立片区联合党委。全市共成立5个片区联合党委，覆盖23个村庄。2023年全市完成治理任务。"
@@ -48,6 +50,23 @@ def test_trimmed_drops_edge_punctuation_and_keeps_title_marks_that_close_inside(
     assert text[slice(*trimmed(text, 3, len(text)))] == "《第一次不是你》中"
     assert text[slice(*trimmed(text, 3, 11))] == "《第一次不是你》"
     assert trimmed("，。", 0, 2) is None
+
+
+@pytest.mark.parametrize("text, span, shown", [
+    ("共查处128起案件", "128", "128起"),
+    ("累计建成155.2万亩", "155.2", "155.2万亩"),
+    ("于2020年6月成立", "2020年6", "2020年6月"),
+    ("有3400余名党员", "3400", "3400余名"),
+    ("组建率提升至89.09%，", "89.09", "89.09%"),
+    ("辖域面积49.4平方公里", "49.4", "49.4平方公里"),
+    ("1960年出生", "1960年", "1960年"),  # already whole
+    ("位列全省第一", "第一", "第一"),  # no number
+    ("编号A380客机", "A380", "A380"),  # no unit after it
+])
+def test_a_short_answer_takes_the_unit_that_follows_its_number(text, span, shown):
+    start = text.index(span)
+    a, b = with_unit(text, start, start + len(span))
+    assert text[a:b] == shown
 
 
 def test_short_answer_shown_only_when_sure_and_no_answer_by_margin():
