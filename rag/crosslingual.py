@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -299,8 +300,10 @@ def reader_question(text: str, units: Sequence[Unit], passages: Sequence[str]) -
     → `How many 农户 合作社 does 平度市 have?`, a possessive as 的), the rest as typed. The reader then matches
     the passage's own words instead of reading English over Chinese (English dev set: short answers shown
     0.43 → 0.60 of questions, EM where shown 0.62 → 0.78; README, Questions in English). A unit whose words
-    the passages lack stays in English: nothing is written that the passages do not hold. Pure: `passages`
-    are the texts read, Simplified."""
+    the passages lack stays in English: nothing is written that the passages do not hold. The question is read in
+    its NFKC form, the form `translate` found the units in (`Ｐｉｎｇｄｕ` is `Pingdu`). Pure: `passages` are the
+    texts read, Simplified."""
+    text = unicodedata.normalize("NFKC", text)
     out, at = [], 0
     for unit in units:
         term = next((t for t in unit.terms if any(t in p for p in passages)), None)

@@ -183,6 +183,8 @@ def test_the_reader_question_writes_a_possessive_and_a_hyphenated_word_in_chines
     units = (Unit("Pingdu", ("平度",), True), Unit("laying hen", ("蛋鸡",), False))
     asked = reader_question("How large is Pingdu's laying-hen insurance?", units, ["蛋鸡保险落地平度。"])
     assert asked == "How large is 平度的 蛋鸡 insurance?"
+    # a full-width question is read as translate read it
+    assert reader_question("Ｈｏｗ ｌａｒｇｅ ｉｓ Ｐｉｎｇｄｕ？", units, ["平度"]) == "How large is 平度?"
     # whole words only: `hen` is not the end of `When`
     assert reader_question("When does a hen lay?", (Unit("hen", ("蛋鸡",), False),), ["蛋鸡"]) == "When does a 蛋鸡 lay?"
 
