@@ -13,6 +13,7 @@ fake), and `main()` loads the real pipeline and serves it.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -176,6 +177,8 @@ def main() -> None:
 
     pipeline, error = load_pipeline(progress=log)
     log(f"index not loaded: {error}" if error else f"loaded: {pipeline.info}")
+    if pipeline is not None:  # while the server starts: the first English question and follow-up answer at full speed
+        threading.Thread(target=lambda: log(f"warmed up in {pipeline.warm_up():.1f} s"), daemon=True).start()
     launch(build_app(pipeline, load_error=error))
 
 

@@ -202,3 +202,16 @@ def test_a_follow_up_with_nothing_before_it_asks_for_a_full_question(pipeline):
     check_answer(first, pipeline, "那平度呢？")
     after = pipeline.ask("那平度呢？", history=["胶州市探索成立了几个片区联合党委？"])
     assert any("理解为" in note for note in after.notes)
+
+
+def test_warm_up_reads_what_a_first_english_question_or_follow_up_waits_for(pipeline, monkeypatch):
+    import sys
+
+    import rag.cedict
+    from rag.lexical import tagged_words
+
+    looked_up = []
+    monkeypatch.setattr(rag.cedict, "common_english", lambda word: looked_up.append(word) or False)
+    tagged_words.cache_clear()
+    assert pipeline.warm_up() >= 0
+    assert looked_up and "jieba.posseg" in sys.modules and tagged_words.cache_info().currsize == 1
