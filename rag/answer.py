@@ -118,10 +118,16 @@ def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> 
     if hits and hits[0].rank not in ranks:
         ranks.append(hits[0].rank)
     passages = [chunks[r].text for r in ranks]
-    # An English question is read with the passages' own words for its English ones; a Chinese question as asked
-    # (its few Latin words, `卡拉OK`, `Java`, are the passage's own spelling more often than not).
-    asked = (question.simplified if question.chinese
-             else reader_question(question.simplified, question.units, [to_simplified(p) for p in passages]))
+    # An English question is read with the passages' own words for its English ones; a Chinese question with its
+    # romanised names in the passages' words (`Pingdu 的农民合作社` → `平度市 的农民合作社`), its other Latin words as
+    # asked (`卡拉OK`, `Java` are the passage's own spelling more often than not, and `OK` glosses as 吧, which 酒吧
+    # holds).
+    names = [u for u in question.units if u.romanised]
+    if question.chinese and not names:
+        asked = question.simplified
+    else:
+        asked = reader_question(question.simplified, names if question.chinese else question.units,
+                                [to_simplified(p) for p in passages])
     spans = reader.run(asked, passages).spans(per_window=SPANS_PER_WINDOW)
     return combine(spans, hits, ranks, sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
 

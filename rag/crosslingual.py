@@ -43,6 +43,9 @@ class Unit:
     # in the articles) tell nothing, and counting them as missing abstained on 28 of 100 answerable XQuAD
     # questions answered right (README, Questions in English).
     telling: bool = True
+    # Reads as the pinyin of this corpus's words (`Pingdu`, `Zhong Bin`): a Chinese name, which a Chinese question
+    # is read with in the passages' characters (rag.answer.read_passages).
+    romanised: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,12 @@ class Lexicon:
             if n <= MAX_PHRASE and not stop:
                 terms = self.gloss(span)
                 if terms:
-                    return Unit(" ".join(span), tuple(terms), is_name), n
+                    return Unit(" ".join(span), tuple(terms), is_name, romanised=all(map(self.pinyin_like, span))), n
             # By sound only where some word is no English word (`Zhong Bin`, not `long men`).
             if n <= MAX_NAME_WORDS and any(not self.english(w) for w in span):
                 terms = self.sound(span)
                 if terms:
-                    return Unit(" ".join(span), tuple(terms), True), n
+                    return Unit(" ".join(span), tuple(terms), True, romanised=True), n
         if lower[i] in ENGLISH_STOPWORDS or lower[i] in LIGHT_VERBS or len(lower[i]) < 2:
             return None, 1
         name = capital[i] and not common_english(words[i])

@@ -167,3 +167,31 @@ def test_an_upload_named_like_a_shared_file_is_judged_on_its_own_article():
     answer = extract_answer("平度市累计建成了多少万亩高标准农田？", [shared, upload], 5, ABSTAIN_COVERAGE,
                             source_text=lambda chunk: chunk.text, reader=RankedReader("46万亩", "155.2万亩"))
     assert not answer.abstained and answer.chunk == upload
+
+
+class AskedReader(RankedReader):
+    """A RankedReader that keeps the questions it was given."""
+
+    def __init__(self, *answers: str) -> None:
+        super().__init__(*answers)
+        self.asked = []
+
+    def run(self, question, contexts):
+        self.asked.append(question)
+        return super().run(question, contexts)
+
+
+def test_a_chinese_question_is_read_with_its_romanised_names_in_the_passages_words():
+    from rag.crosslingual import build_lexicon
+    from rag.question import analyse
+
+    pingdu = make_passage("平度市培育农民专业合作社5627家。", source="b.txt", title="平度合作社")
+    lexicon = build_lexicon([pingdu.text])
+    reader = AskedReader("5627家")
+    answer = extract_answer(analyse("Pingdu 的农民合作社有多少家？", lexicon), [pingdu], 5, ABSTAIN_COVERAGE, reader=reader)
+    assert answer.short_answer == "5627家" and reader.asked == ["平度市 的农民合作社有多少家?"]
+    # Its other Latin words stay as the user wrote them, and a question without any is read exactly as asked.
+    for question in ("平度的OK农民合作社有多少家？", "平度农民合作社有多少家？"):
+        reader.asked.clear()
+        extract_answer(analyse(question, lexicon), [pingdu], 5, 0.0, reader=reader)
+        assert reader.asked == [question]
