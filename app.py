@@ -171,6 +171,14 @@ def load_pipeline(progress: Callable[[str], None] | None = None):
         return None, str(error)
 
 
+def warm_up(pipeline, log: Callable[[str], None]) -> None:
+    """Pipeline.warm_up, logged; a failure costs only speed (the first questions then load what they need)."""
+    try:
+        log(f"warmed up in {pipeline.warm_up():.1f} s")
+    except Exception as error:  # noqa: BLE001 - a background nicety must never take the app down or print a traceback
+        log(f"warm-up skipped ({error}); the first English question or follow-up loads its tables itself")
+
+
 def main() -> None:
     def log(line: str) -> None:
         print(f"[rag] {line}", file=sys.stderr, flush=True)
@@ -178,7 +186,7 @@ def main() -> None:
     pipeline, error = load_pipeline(progress=log)
     log(f"index not loaded: {error}" if error else f"loaded: {pipeline.info}")
     if pipeline is not None:  # while the server starts: the first English question and follow-up answer at full speed
-        threading.Thread(target=lambda: log(f"warmed up in {pipeline.warm_up():.1f} s"), daemon=True).start()
+        threading.Thread(target=warm_up, args=(pipeline, log), daemon=True).start()
     launch(build_app(pipeline, load_error=error))
 
 

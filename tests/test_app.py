@@ -114,3 +114,20 @@ def test_import_does_no_work():
     src = (ROOT / "app.py").read_text(encoding="utf-8")
     assert "build_app(" in src and "\nif __name__ == \"__main__\":\n    main()" in src
     assert not any(isinstance(v, gr.Blocks) for v in vars(app).values())
+
+
+def test_warm_up_is_logged_and_a_failure_only_logged():
+    lines = []
+
+    class Warm:
+        def warm_up(self):
+            return 1.5
+
+    class Broken:
+        def warm_up(self):
+            raise OSError("cannot read cedict_ts.u8")
+
+    app.warm_up(Warm(), lines.append)
+    app.warm_up(Broken(), lines.append)
+    assert lines[0] == "warmed up in 1.5 s"
+    assert "warm-up skipped (cannot read cedict_ts.u8)" in lines[1]
