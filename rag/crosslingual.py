@@ -311,7 +311,8 @@ def reader_question(text: str, units: Sequence[Unit], passages: Sequence[str]) -
     for unit in units:
         term = next((t for t in unit.terms if any(t in p for p in passages)), None)
         words = unit.text.split()
-        pattern = r"(?<![A-Za-z])" + r"[\s\-]+".join(map(re.escape, words)) + r"(['’]s)?(?![A-Za-z])"
+        # A possessive: `Pingdu's`, and a plural's `farmers'` (an apostrophe after any other word closes a quote).
+        pattern = r"(?<![A-Za-z])" + r"[\s\-]+".join(map(re.escape, words)) + r"(['’]s|(?<=[sS])['’])?(?![A-Za-z])"
         match = re.compile(pattern).search(text, at) if words else None
         if term is None or match is None:
             continue

@@ -185,6 +185,11 @@ def test_the_reader_question_writes_a_possessive_and_a_hyphenated_word_in_chines
     assert asked == "How large is 平度的 蛋鸡 insurance?"
     # a full-width question is read as translate read it
     assert reader_question("Ｈｏｗ ｌａｒｇｅ ｉｓ Ｐｉｎｇｄｕ？", units, ["平度"]) == "How large is 平度?"
+    # a plural's possessive too, but not a closing quote
+    farmers = (Unit("farmers", ("农民",), False), Unit("cooperatives", ("合作社",), False))
+    assert (reader_question("How many farmers' cooperatives are there?", farmers, ["农民合作社"])
+            == "How many 农民的 合作社 are there?")
+    assert reader_question("Is 'Pingdu' a brand?", units, ["平度"]) == "Is '平度' a brand?"
     # whole words only: `hen` is not the end of `When`
     assert reader_question("When does a hen lay?", (Unit("hen", ("蛋鸡",), False),), ["蛋鸡"]) == "When does a 蛋鸡 lay?"
 
