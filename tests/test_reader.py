@@ -118,7 +118,12 @@ def test_transformers_reader_without_the_hub_extra_names_the_pip_install(monkeyp
 def test_unknown_reader_is_a_clear_error(tiny_index, tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EmbedderError, match="cannot load reader model"):
+    with pytest.raises(EmbedderError, match="cannot load reader model 'no-such-org/no-such-reader'"):
+        Pipeline.load(tiny_index.with_(reader="no-such-org/no-such-reader"))
+
+
+def test_a_missing_reader_folder_is_named_as_a_folder(tiny_index, tmp_path):
+    with pytest.raises(EmbedderError, match=r"no reader folder at /\S*missing: give a folder .*\(--reader bundled; RAG_READER=bundled for the app\)"):
         Pipeline.load(tiny_index.with_(reader=str(tmp_path / "missing")))
 
 
