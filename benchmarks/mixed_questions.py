@@ -15,8 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCES = (ROOT / "benchmarks" / "data" / "seed_qa_zh_dev.jsonl", ROOT.parent / "shared" / "eval" / "seed_qa.jsonl")
+from benchmarks.common import ROOT, SEED_QA
+
+SOURCES = (ROOT / "benchmarks" / "data" / "seed_qa_zh_dev.jsonl", SEED_QA)
 
 
 def romanised(question: str) -> str | None:
@@ -48,7 +49,10 @@ def main(argv=None) -> None:
             mixed = romanised(row["question"])
             if mixed is not None:
                 rows.append({**row, "id": row["id"] + "m", "question": mixed})
-    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    try:
+        args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    except OSError as error:
+        parser.exit(1, f"error: cannot write {args.out} ({error.strerror}): give --out a path in a folder you can write\n")
     print(f"wrote {len(rows)} questions ({sum(1 for r in rows if r.get('answers'))} answerable) to {args.out}")
 
 

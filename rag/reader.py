@@ -36,15 +36,18 @@ def load_reader(spec: str):
         from rag.reader_model import ExtractiveReader
 
         return ExtractiveReader(BUNDLED)
-    if spec.startswith(("/", "./", "../", "~")) and not Path(spec).expanduser().exists():
-        # A path, not a hub name: say so, rather than the hub's complaint about repository names.
-        raise EmbedderError(f"no reader folder at {spec}: give a folder that holds a reader (models/reader-zh, or a "
-                            "transformers QA model saved with save_pretrained), or use the bundled one (--reader bundled; RAG_READER=bundled for the app)")
-    if (Path(spec).expanduser() / "normalisation.json").is_file():
+    folder = Path(spec).expanduser()
+    if spec.startswith(("/", "./", "../", "~")):  # a path, not a hub name: a missing one is said so, not in hub terms
+        if not folder.exists():
+            raise EmbedderError(f"no reader folder at {spec}: give a folder that holds a reader (models/reader-zh, or a "
+                                "transformers QA model saved with save_pretrained), or use the bundled one "
+                                "(--reader bundled; RAG_READER=bundled for the app)")
+        spec = str(folder) if spec.startswith("~") else spec  # the hub library does not expand ~
+    if (folder / "normalisation.json").is_file():
         from rag.reader_model import ExtractiveReader
 
-        return ExtractiveReader(Path(spec).expanduser())
-    return TransformersReader(str(Path(spec).expanduser()) if spec.startswith("~") else spec)
+        return ExtractiveReader(folder)
+    return TransformersReader(spec)
 
 
 class TransformersReader:
