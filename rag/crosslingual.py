@@ -286,7 +286,10 @@ def unit_scores(units: Sequence[Unit], texts: Sequence[str]) -> list[float]:
     IDF over these texts. Pure: retrieval reranks its candidates with it."""
     import math
 
-    found = [[any(t in text for t in unit.terms) for text in texts] for unit in units if unit.terms]
+    # One alternation per unit, searched in C: the `any(t in text …)` it replaces was most of an English question's
+    # own cost in retrieval (0.9 of 1.3 ms).
+    patterns = [re.compile("|".join(map(re.escape, unit.terms))) for unit in units if unit.terms]
+    found = [[pattern.search(text) is not None for text in texts] for pattern in patterns]
     scores = [0.0] * len(texts)
     for hits in found:
         df = sum(hits)

@@ -218,6 +218,15 @@ def test_exported_reader_loads_and_reads_verbatim_spans(trained):
     assert spans == sorted(spans, key=lambda s: -s.score)
 
 
+def test_the_reader_session_does_not_spin_after_a_reading():
+    """Spinning threads would steal a core of a 2-core machine from the next question's embedding."""
+    pytest.importorskip("onnxruntime")
+    from rag.reader_model import ONNX_FILE, onnx_session
+
+    session = onnx_session((ROOT / "models" / "reader-zh" / ONNX_FILE).resolve())
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_missing_reader_folder_is_a_clear_error(tmp_path):
     from rag.errors import EmbedderError
     from rag.reader_model import ExtractiveReader
