@@ -52,7 +52,8 @@ def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[EvalQues
                         start = context.find(a["text"])  # a few offsets in the data are off
                     if start >= 0:
                         spans.append((start, start + len(a["text"])))
-                questions.append(EvalQuestion(qa["id"], qa["question"], answers, name, tuple(spans)))
+                # SQuAD 2.0's unanswerable questions (is_impossible) have no answers: the corpus cannot answer them.
+                questions.append(EvalQuestion(qa["id"], qa["question"], answers, name if answers else None, tuple(spans)))
     if not questions:
         raise CorpusError(f"{path} holds no SQuAD-style questions (data → paragraphs → qas)")
     return articles, sources, questions
@@ -65,11 +66,20 @@ def load_jsonl(path: Path) -> list[EvalQuestion]:
             continue
         try:
             row = json.loads(line)
-            questions.append(EvalQuestion(str(row.get("id", number)), row["question"], tuple(row.get("answers") or ()),
-                                      row.get("source")))
-        except (ValueError, KeyError) as error:
+            listed = row.get("answers") or []
+            if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
+                raise TypeError(f"answers must be a list of strings, not {listed!r}")
+            answers, source = tuple(listed), row.get("source") or None
+            question = EvalQuestion(str(row.get("id", number)), row["question"], answers, source)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise CorpusError(f"{path}:{number}: not a question object ({error}); expected "
                               '{"id", "question", "answers", "source"}') from None
+        # An answerable question needs both (where to find it, what it is); an unanswerable one has neither.
+        if bool(answers) != bool(source):
+            raise CorpusError(f"{path}:{number}: " + ("answers without a source file" if answers else
+                              f"source {source!r} without answers") + '; give both, or "answers": [] and '
+                              '"source": null for a question the corpus cannot answer')
+        questions.append(question)
     return questions
 
 
