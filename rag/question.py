@@ -12,7 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.cedict import common_english
 from rag.crosslingual import Lexicon, Unit
 from rag.lexical import normalise, place_names, search_tokens, to_simplified
 
@@ -114,8 +113,11 @@ def analyse(text: str, lexicon: Lexicon | None = None) -> Question:
     asks_count = wh in _COUNT_WORDS or "比例" in normalised or "百分" in normalised
     tokens = search_tokens(normalised)
     units = lexicon.translate(unicodedata.normalize("NFKC", text)).units if lexicon is not None else ()
-    if chinese and units:  # only romanised names join a Chinese question (Pingdu 的…), not titles (《Embrace》)
-        units = tuple(unit for unit in units if unit.terms and not common_english(unit.text))
+    if chinese and units:
+        # Only romanised names join a Chinese question (`Pingdu 的…`, Unit.romanised: what the reader also reads in the
+        # passages' characters), not its other Latin words (`《Embrace》`, `卡拉OK`, `19-K`: CC-CEDICT glosses `OK` as 吧
+        # and `K` as 或称, which searched for what the question never asked).
+        units = tuple(unit for unit in units if unit.romanised)
     searched = tuple(dict.fromkeys(t for unit in units for t in unit.terms))
     if searched:
         latin = {w.lower() for unit in units if unit.terms for w in unit.text.split()}

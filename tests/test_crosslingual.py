@@ -163,6 +163,14 @@ def test_a_mixed_question_gets_the_name_in_chinese(lexicon):
     assert question.chinese and {"平度", "蛋鸡", "保险"} <= set(question.tokens) and "pingdu" not in question.tokens
 
 
+def test_a_chinese_question_takes_only_its_romanised_names_not_its_other_latin_words():
+    lexicon = build_lexicon(["平度市的方案得到认可。"])
+    assert "认可" in lexicon.translate("OK").terms  # CC-CEDICT glosses OK as 认可 (and as 吧, 嗯)
+    question = analyse("Pingdu 的卡拉OK有多少家？", lexicon)
+    assert [unit.text for unit in question.units] == ["Pingdu"] and question.searched_as == ("平度市", "平度")
+    assert "认可" not in question.tokens
+
+
 def test_the_reader_reads_the_passages_words_in_place_of_the_english_ones(lexicon):
     question = analyse("How many farmer cooperatives does Pingdu have?", lexicon)
     passage = "平度市农民专业合作社达到5627家，蛋鸡保险落地平度。"
