@@ -86,6 +86,20 @@ def _gloss_words() -> tuple[frozenset[str], frozenset[str]]:
     return common, names
 
 
+@_read_once
+def chinese_names() -> frozenset[str]:
+    """The Simplified headwords of two characters or more that CC-CEDICT lists only as proper nouns (capitalised
+    pinyin: 柏林 Bo2 lin2, 奥巴马, 达能; not 文明, which is also a common word): the names a Chinese question can give
+    that jieba's dictionary does not tag as places (it tags 柏林 a person's name, nr). Read once a process, on the
+    first question (≈ 0.3 s; Pipeline.load asks one, so a loaded pipeline has it)."""
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
+        text = f.read()
+    proper, common = set(), set()
+    for word, first in re.findall(r"^\S+ (\S{2,}) \[(.)", text, re.M):
+        (proper if first.isupper() else common).add(word)
+    return frozenset(proper - common)
+
+
 def common_english(word: str) -> bool:
     """A common English word (any of its forms) rather than a name: `Road`, `West`, `Beer`; not `Tokyo`."""
     return any(v in _gloss_words()[0] for v in english_forms(word.lower())) or word.lower() in ENGLISH_STOPWORDS

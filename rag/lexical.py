@@ -126,14 +126,18 @@ def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def place_names(text: str) -> list[str]:
-    """Place names of jieba's dictionary in the text (the words it tags ns), each without its administrative
-    suffix (平度市 → 平度). The tags come from the dictionary, not from `jieba.posseg`: importing posseg parses
-    the whole dictionary into a word-tag table (≈ 1 s of a CLI question), and its HMM tags unknown words as
-    places by guesswork (锦地罗不, 洛拉: 38 of 1,018 CMRC trial and seed questions)."""
+    """Place names of jieba's dictionary in the text (the words it tags ns) and the other names CC-CEDICT lists only
+    as proper nouns (柏林, which jieba tags a person's name; rag.cedict.chinese_names), each without its
+    administrative suffix (平度市 → 平度). The tags come from the dictionary, not from `jieba.posseg`: importing
+    posseg parses the whole dictionary into a word-tag table (≈ 1 s of a CLI question), and its HMM tags unknown
+    words as places by guesswork (锦地罗不, 洛拉: 38 of 1,018 CMRC trial and seed questions)."""
+    from rag.cedict import chinese_names
+
     segmenter, found = _question_words(text)
     names = []
     for word in segmenter.lcut(text):
         stem = _ENDS_IN_PLACE_SUFFIX.sub("", word)
-        if found.get(word, (0, ""))[1] == "ns" and len(stem) >= 2 and stem not in names:
+        if ((found.get(word, (0, ""))[1] == "ns" or word in chinese_names()) and len(stem) >= 2
+                and stem not in names):
             names.append(stem)
     return names

@@ -60,6 +60,9 @@ def test_a_place_the_question_names_must_be_in_the_answers_article():
     assert not extract_answer("平度市累计建成了多少万亩高标准农田？", [pingdu], 5, ABSTAIN_COVERAGE).abstained
     # A threshold ≤ 0 turns every abstention rule off, the place rule too.
     assert not extract_answer("胶州市累计建成了多少万亩高标准农田？", [pingdu], 5, 0.0).abstained
+    xinan = make_passage("辛安街道辖域面积49.4平方公里，人口20万。", title="辛安街道")
+    assert extract_answer("柏林的人口是多少？", [xinan], 5, ABSTAIN_COVERAGE).abstained  # 柏林: a name the article lacks
+    assert not extract_answer("辛安街道的人口是多少？", [xinan], 5, ABSTAIN_COVERAGE).abstained
 
 
 def test_answer_to_dict_gives_spans_or_none():

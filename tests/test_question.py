@@ -25,6 +25,16 @@ def test_places_come_from_the_dictionary_without_pos_tagging():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_a_name_cc_cedict_knows_counts_as_a_place_where_jieba_does_not_tag_it_so():
+    """jieba's dictionary tags 柏林 a person's name; CC-CEDICT lists it only as a proper noun (Bo2 lin2)."""
+    from rag.cedict import chinese_names
+    from rag.lexical import place_names
+
+    assert {"柏林", "奥巴马"} <= chinese_names() and "文明" not in chinese_names()  # 文明 is also a common word
+    assert place_names("柏林的人口是多少？") == ["柏林"]
+    assert place_names("文明的定义是什么？") == []  # jieba tags 文明 nr too
+
+
 def test_questions_that_ask_for_a_description_get_a_sentence():
     assert analyse("硬枝黄蝉的名称是怎么来的？").descriptive and analyse("为什么要建口袋公园？").descriptive
     assert analyse("Why was the park built?").descriptive and analyse("How does it work?").descriptive
