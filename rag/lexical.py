@@ -134,10 +134,10 @@ def place_names(text: str) -> list[str]:
     from rag.cedict import chinese_names
 
     segmenter, found = _question_words(text)
-    names = []
+    proper, names = chinese_names(), []
     for word in segmenter.lcut(text):
         stem = _ENDS_IN_PLACE_SUFFIX.sub("", word)
-        if ((found.get(word, (0, ""))[1] == "ns" or word in chinese_names()) and len(stem) >= 2
+        if ((found.get(word, (0, ""))[1] == "ns" or word in proper) and len(stem) >= 2
                 and stem not in names):
             names.append(stem)
     return names
