@@ -89,7 +89,7 @@ def _gloss_words() -> tuple[frozenset[str], frozenset[str]]:
 @_read_once
 def chinese_names() -> frozenset[str]:
     """The Simplified headwords of two characters or more that CC-CEDICT lists only as proper nouns (capitalised
-    pinyin: 柏林 Bo2 lin2, 奥巴马, 达能; not 文明, which is also a common word): the names a Chinese question can give
+    pinyin: 柏林 Bo2 lin2, 奥巴马, 文革; not 文明, which is also a common word): the names a Chinese question can give
     that jieba's dictionary does not tag as places (it tags 柏林 a person's name, nr). Read once a process, on the
     first question (≈ 0.3 s; Pipeline.load asks one, so a loaded pipeline has it)."""
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as f:
