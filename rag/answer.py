@@ -119,15 +119,12 @@ def read_passages(reader, question: Question, chunks: Sequence[Chunk], hits) -> 
         ranks.append(hits[0].rank)
     passages = [chunks[r].text for r in ranks]
     # An English question is read with the passages' own words for its English ones; a Chinese question with its
-    # romanised names in the passages' words (`Pingdu 的农民合作社` → `平度市 的农民合作社`), its other Latin words as
-    # asked (`卡拉OK`, `Java` are the passage's own spelling more often than not, and `OK` glosses as 吧, which 酒吧
-    # holds).
-    names = [u for u in question.units if u.romanised]
-    if question.chinese and not names:
+    # romanised names in the passages' words (`Pingdu 的农民合作社` → `平度市 的农民合作社`): rag.question.analyse keeps
+    # only those as a Chinese question's units, so its other Latin words (`卡拉OK`, `Java`) are read as asked.
+    if question.chinese and not question.units:
         asked = question.simplified
     else:
-        asked = reader_question(question.simplified, names if question.chinese else question.units,
-                                [to_simplified(p) for p in passages])
+        asked = reader_question(question.simplified, question.units, [to_simplified(p) for p in passages])
     spans = reader.run(asked, passages).spans(per_window=SPANS_PER_WINDOW)
     return combine(spans, hits, ranks, sentence_weight=None if question.chinese else ENGLISH_SENTENCE_WEIGHT)
 
