@@ -34,7 +34,12 @@ SHORT_GOLD_CHARS = 10  # the numbers, dates, names and places news readers ask f
 
 
 def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[EvalQuestion]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(_read_text(path))
+    except ValueError as error:
+        raise CorpusError(f"{path}: not JSON ({error}); expected SQuAD-style data (data → paragraphs → qas)") from None
+    if not isinstance(data, dict):
+        raise CorpusError(f"{path}: expected SQuAD-style data (data → paragraphs → qas), not a JSON {type(data).__name__}")
     articles, sources, questions = [], {}, []
     for item in data.get("data", []):
         for paragraph in item.get("paragraphs", []):
@@ -59,9 +64,18 @@ def load_squad(path: Path) -> tuple[list[Article], dict[str, str], list[EvalQues
     return articles, sources, questions
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CorpusError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise CorpusError(f"cannot read {path} ({error.strerror or error})") from None
+
+
 def load_jsonl(path: Path) -> list[EvalQuestion]:
     questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:

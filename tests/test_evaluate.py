@@ -40,3 +40,15 @@ def test_squad_questions_without_answers_are_unanswerable(tmp_path):
         encoding="utf-8")
     _, _, questions = load_squad(data)
     assert [(q.id, q.source, q.spans) for q in questions] == [("q1", "p1", ((8, 12),)), ("q2", None, ())]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("qa.jsonl", b"\xff\xfe\n", r"qa.jsonl is not UTF-8 text .*save it as UTF-8"),
+    ("squad.json", b"not json", r"squad.json: not JSON .*SQuAD-style"),
+    ("squad.json", b"[1, 2]", r"squad.json: expected SQuAD-style data .*not a JSON list"),
+])
+def test_an_unreadable_question_file_is_named_with_what_to_do(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CorpusError, match=message):
+        (load_squad if name.endswith(".json") else load_jsonl)(path)
